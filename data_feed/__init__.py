@@ -1,0 +1,1 @@
+"""Data feed: the upstream contract, Redis connection, publishing helper and stream consumer."""

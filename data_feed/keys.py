@@ -1,0 +1,41 @@
+"""Redis stream and key names, and the feed's tunable defaults, in one place.
+
+Every name is namespaced under ``grid:`` and can be overridden through configuration
+(``GRID_STREAM_*``); these constants are the contract's defaults.
+"""
+
+from __future__ import annotations
+
+POSITIONS_STREAM = "grid:positions"
+"""High-volume stream carrying ``warden.position`` entries only."""
+
+EVENTS_STREAM = "grid:events"
+"""Every other event type (kept for the KPI window, at least 400 days)."""
+
+DEADLETTER_STREAM = "grid:deadletter"
+"""Entries the dashboard rejected, with ``error``, ``stream``, ``entry_id`` and the original fields."""
+
+DEADLETTER_INDEX = "grid:deadletter:index"
+"""Hash of ``<stream>/<entry_id>`` already dead-lettered: makes dead-lettering exactly-once
+across processes and restarts."""
+
+DEFAULT_READ_COUNT = 1000
+"""Entries fetched per XREAD call (the issue asks for at least 500)."""
+
+DEFAULT_BLOCK_MS = 1000
+"""How long one XREAD BLOCK waits before returning nothing (normal, not an error)."""
+
+DEFAULT_POSITION_LOOKBACK_S = 600
+"""At start, positions older than this are not replayed (only recent positions matter)."""
+
+DEFAULT_LATE_WINDOW_S = 3600
+"""How long a case event may wait for its ``case.reported`` before it is dead-lettered."""
+
+DEFAULT_BACKOFF_INITIAL_S = 0.5
+"""First retry delay after a lost Redis connection."""
+
+DEFAULT_BACKOFF_MAX_S = 15.0
+"""Cap of the exponential retry delay after a lost Redis connection."""
+
+DEFAULT_PUBLISH_BATCH = 2000
+"""Entries sent per pipeline by the publishing helper."""

@@ -1,0 +1,52 @@
+"""Publishing helper: write contract events with plain XADD, exactly as outside producers do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import redis
+
+from data_feed.keys import DEFAULT_PUBLISH_BATCH, EVENTS_STREAM, POSITIONS_STREAM
+
+POSITION_TYPE = "warden.position"
+
+
+def stream_for(event: Mapping[str, str], positions_stream: str = POSITIONS_STREAM,
+               events_stream: str = EVENTS_STREAM) -> str:
+    """Return the stream an event belongs on: positions go to their own stream."""
+    return positions_stream if event.get("type") == POSITION_TYPE else events_stream
+
+
+def publish(connection: redis.Redis, event: Mapping[str, str], *,
+            positions_stream: str = POSITIONS_STREAM, events_stream: str = EVENTS_STREAM) -> str:
+    """XADD one event (a flat map of strings) to its stream and return the entry id."""
+    stream = stream_for(event, positions_stream, events_stream)
+    return str(connection.xadd(stream, dict(event)))
+
+
+def publish_many(connection: redis.Redis, events: Iterable[Mapping[str, str]], *,
+                 positions_stream: str = POSITIONS_STREAM, events_stream: str = EVENTS_STREAM,
+                 batch: int = DEFAULT_PUBLISH_BATCH,
+                 positions_maxlen: int | None = None) -> int:
+    """XADD many events in pipelines of ``batch``; return how many were written.
+
+    ``positions_maxlen`` caps the positions stream (``MAXLEN ~``) as the contract suggests.
+    """
+    written = 0
+    pipe = connection.pipeline(transaction=False)
+    pending = 0
+    for event in events:
+        stream = stream_for(event, positions_stream, events_stream)
+        if stream == positions_stream and positions_maxlen:
+            pipe.xadd(stream, dict(event), maxlen=positions_maxlen, approximate=True)
+        else:
+            pipe.xadd(stream, dict(event))
+        pending += 1
+        if pending >= batch:
+            pipe.execute()
+            written += pending
+            pending = 0
+    if pending:
+        pipe.execute()
+        written += pending
+    return written
