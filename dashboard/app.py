@@ -1,0 +1,64 @@
+"""The application factory: ``create_app(config)`` builds one Dash app with its runtime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dash
+import redis
+
+from dashboard.api import bp as api_blueprint
+from dashboard.config import Config, load_config
+from dashboard.reference import load_reference
+from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
+from data_feed.connection import connect_url, start_embedded
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def open_redis(config: Config) -> redis.Redis:
+    """Connect to GRID_REDIS_URL, or start the embedded server in GRID_DATA_DIR."""
+    if config.redis_url:
+        return connect_url(config.redis_url)
+    return start_embedded(config.data_dir, config.embedded_port)
+
+
+def create_app(config: Mapping[str, Any] | None = None, *,
+               connection: redis.Redis | None = None) -> dash.Dash:
+    """Build the dashboard: config, Redis, reference data, state, consumer, API and pages."""
+    cfg = load_config(config)
+    reference = load_reference(cfg.reference_dir)
+    conn = connection if connection is not None else open_redis(cfg)
+    runtime = build_runtime(cfg, conn, reference)
+
+    app = dash.Dash(
+        __name__,
+        assets_folder=str(ASSETS),
+        serve_locally=True,
+        title="网格指挥中心 · Grid Command Center",
+        update_title=None,
+        suppress_callback_exceptions=True,
+    )
+    server = app.server
+    server.extensions[EXTENSION_KEY] = runtime
+    server.register_blueprint(api_blueprint)
+
+    from callbacks import register as register_callbacks
+    from layouts.wall import serve_layout
+
+    app.layout = serve_layout(runtime)
+    register_callbacks(app, runtime)
+
+    if cfg.start_consumer:
+        runtime.start()
+    return app
+
+
+def runtime_of(app: dash.Dash) -> Runtime:
+    """The runtime the factory attached to ``app``."""
+    return app.server.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]

@@ -1,0 +1,177 @@
+"""Configuration: defaults, then ``GRID_*`` environment variables, then the caller's mapping.
+
+Bad values fail at start with a :class:`ConfigError` naming the variable and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from data_feed import keys
+from data_feed.errors import ConfigError
+
+ENV_PREFIX = "GRID_"
+
+DEFAULTS: dict[str, Any] = {
+    "REDIS_URL": "",
+    "DATA_DIR": "./var",
+    "REFERENCE_DIR": "",
+    "TZ": "Asia/Shanghai",
+    "TILE_URL": "",
+    "TILE_ATTRIBUTION": "",
+    "LANG": "zh",
+    "STREAM_POSITIONS": keys.POSITIONS_STREAM,
+    "STREAM_EVENTS": keys.EVENTS_STREAM,
+    "STREAM_DEADLETTER": keys.DEADLETTER_STREAM,
+    "LATE_WINDOW_S": keys.DEFAULT_LATE_WINDOW_S,
+    "POSITION_LOOKBACK_S": keys.DEFAULT_POSITION_LOOKBACK_S,
+    "READ_COUNT": keys.DEFAULT_READ_COUNT,
+    "BLOCK_MS": keys.DEFAULT_BLOCK_MS,
+    "ROUND_SPLIT": "12:00",
+    "DEFAULT_LIMIT_HOURS": "72,24,4",
+    "NEAR_DEADLINE_FRACTION": 0.8,
+    "STALE_AFTER_S": 30,
+    "WARDEN_SILENT_S": 300,
+    "START_CONSUMER": True,
+    "EMBEDDED_PORT": 0,
+}
+"""Every setting with its default; ``GRID_<NAME>`` in the environment overrides it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings of one dashboard process."""
+
+    redis_url: str | None
+    data_dir: Path
+    reference_dir: Path | None
+    tz: ZoneInfo
+    tile_url: str
+    tile_attribution: str
+    lang: str
+    positions_stream: str
+    events_stream: str
+    deadletter_stream: str
+    late_window_s: float
+    position_lookback_s: float
+    read_count: int
+    block_ms: int
+    round_split: time
+    default_limit_hours: dict[str, float]
+    near_deadline_fraction: float
+    stale_after_s: float
+    warden_silent_s: float
+    start_consumer: bool
+    embedded_port: int
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _number(raw: Mapping[str, Any], name: str, kind: type, lo: float, hi: float | None = None) -> Any:
+    value = raw[name]
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{ENV_PREFIX}{name}={value!r} is not a {kind.__name__}") from None
+    if number < lo or (hi is not None and number > hi):
+        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        raise ConfigError(f"{ENV_PREFIX}{name}={value!r} must be {bound}")
+    return number
+
+
+def _bool(raw: Mapping[str, Any], name: str) -> bool:
+    value = raw[name]
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{name}={value!r} is not a boolean: use 1/0, true/false")
+
+
+def _limits(raw: Mapping[str, Any]) -> dict[str, float]:
+    value = raw["DEFAULT_LIMIT_HOURS"]
+    parts = [p.strip() for p in str(value).split(",")] if not isinstance(value, Mapping) else None
+    try:
+        if isinstance(value, Mapping):
+            limits = {k: float(value[k]) for k in ("normal", "urgent", "hazard")}
+        else:
+            assert parts is not None and len(parts) == 3
+            limits = dict(zip(("normal", "urgent", "hazard"), map(float, parts)))
+    except (AssertionError, KeyError, ValueError):
+        raise ConfigError(
+            f"{ENV_PREFIX}DEFAULT_LIMIT_HOURS={value!r} must be three hours 'normal,urgent,hazard', e.g. 72,24,4"
+        ) from None
+    if any(v <= 0 for v in limits.values()):
+        raise ConfigError(f"{ENV_PREFIX}DEFAULT_LIMIT_HOURS={value!r}: every limit must be > 0")
+    return limits
+
+
+def load_config(overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Build the configuration from defaults, ``GRID_*`` variables and ``overrides``."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = dict(DEFAULTS)
+    for name in DEFAULTS:
+        if ENV_PREFIX + name in env:
+            raw[name] = env[ENV_PREFIX + name]
+    for name, value in (overrides or {}).items():
+        if name not in DEFAULTS:
+            raise ConfigError(f"unknown setting {name!r}; known settings: {', '.join(sorted(DEFAULTS))}")
+        raw[name] = value
+    try:
+        tz = ZoneInfo(str(raw["TZ"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{ENV_PREFIX}TZ={raw['TZ']!r} is not an IANA time zone, e.g. Asia/Shanghai") from None
+    try:
+        hh, mm = str(raw["ROUND_SPLIT"]).split(":")
+        split = time(int(hh), int(mm))
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}ROUND_SPLIT={raw['ROUND_SPLIT']!r} must be HH:MM, e.g. 12:00") from None
+    lang = str(raw["LANG"]).lower()
+    if lang not in ("zh", "en"):
+        raise ConfigError(f"{ENV_PREFIX}LANG={raw['LANG']!r} must be 'zh' or 'en'")
+    ref = str(raw["REFERENCE_DIR"] or "")
+    reference_dir = Path(ref) if ref else None
+    if reference_dir is not None and not reference_dir.is_dir():
+        raise ConfigError(
+            f"{ENV_PREFIX}REFERENCE_DIR={ref!r} is not a folder; create it (e.g. with "
+            "`python -m dashboard simulate --backfill 0`) or unset it"
+        )
+    tile_url = str(raw["TILE_URL"] or "")
+    if tile_url and not all(k in tile_url for k in ("{z}", "{x}", "{y}")):
+        raise ConfigError(f"{ENV_PREFIX}TILE_URL={tile_url!r} needs {{z}}, {{x}} and {{y}} placeholders")
+    for name in ("STREAM_POSITIONS", "STREAM_EVENTS", "STREAM_DEADLETTER"):
+        if not str(raw[name]).strip():
+            raise ConfigError(f"{ENV_PREFIX}{name} must not be empty")
+    return Config(
+        redis_url=str(raw["REDIS_URL"]) or None,
+        data_dir=Path(str(raw["DATA_DIR"])),
+        reference_dir=reference_dir,
+        tz=tz,
+        tile_url=tile_url,
+        tile_attribution=str(raw["TILE_ATTRIBUTION"] or ""),
+        lang=lang,
+        positions_stream=str(raw["STREAM_POSITIONS"]),
+        events_stream=str(raw["STREAM_EVENTS"]),
+        deadletter_stream=str(raw["STREAM_DEADLETTER"]),
+        late_window_s=_number(raw, "LATE_WINDOW_S", float, 0),
+        position_lookback_s=_number(raw, "POSITION_LOOKBACK_S", float, 0),
+        read_count=_number(raw, "READ_COUNT", int, 1),
+        block_ms=_number(raw, "BLOCK_MS", int, 1, 60000),
+        round_split=split,
+        default_limit_hours=_limits(raw),
+        near_deadline_fraction=_number(raw, "NEAR_DEADLINE_FRACTION", float, 0.0, 1.0),
+        stale_after_s=_number(raw, "STALE_AFTER_S", float, 1),
+        warden_silent_s=_number(raw, "WARDEN_SILENT_S", float, 1),
+        start_consumer=_bool(raw, "START_CONSUMER"),
+        embedded_port=_number(raw, "EMBEDDED_PORT", int, 0, 65535),
+        raw=raw,
+    )

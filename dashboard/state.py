@@ -1,0 +1,425 @@
+"""The materialized view of the district, fed by the stream consumer.
+
+One :class:`State` per process, built only from the streams (so every process converges on
+the same picture). The consumer thread calls :meth:`State.apply_batch`; request threads read
+under :attr:`State.lock`. Cases are indexed by district day so KPIs can be asked for any
+period (not only live counters).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from dashboard.cases import Case, CaseState
+from dashboard.config import Config
+from dashboard.periods import RoundClock, district_day
+from dashboard.reference import Reference
+from data_feed.consumer import Entry, Rejection
+from data_feed.contract import CASE_TYPES, PERSONAL_FIELDS, Event, EventType, parse_entry
+from data_feed.errors import MalformedEvent
+
+log = logging.getLogger(__name__)
+
+PRIVATE_FIELDS = PERSONAL_FIELDS | {"query_code"}
+"""Fields kept only in the internal store, never in the public case record."""
+
+
+class Checkpoint:
+    """One registered checkpoint and its latest inspection."""
+
+    __slots__ = ("checkpoint_id", "category", "lat", "lon", "name", "street_id", "community_id",
+                 "grid_id", "warden_id", "department_id", "last_inspected_at", "last_result",
+                 "open_cases", "registered")
+
+    def __init__(self, checkpoint_id: str) -> None:
+        self.checkpoint_id = checkpoint_id
+        self.category = ""
+        self.lat: float | None = None
+        self.lon: float | None = None
+        self.name: str | None = None
+        self.street_id: str | None = None
+        self.community_id: str | None = None
+        self.grid_id: str | None = None
+        self.warden_id: str | None = None
+        self.department_id: str | None = None
+        self.last_inspected_at: float | None = None
+        self.last_result: str | None = None
+        self.open_cases: set[str] = set()
+        self.registered = False
+
+
+@dataclass
+class Quality:
+    """Data-quality counters shown in /healthz."""
+
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    held_late: int = 0
+    late_applied: int = 0
+    unknown_categories: int = 0
+    unregistered_inspections: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """JSON form."""
+        return dict(self.__dict__)
+
+
+class Pending:
+    """A case event waiting for its ``case.reported``."""
+
+    __slots__ = ("entry", "event", "entry_ms")
+
+    def __init__(self, entry: Entry, event: Event, entry_ms: int) -> None:
+        self.entry = entry
+        self.event = event
+        self.entry_ms = entry_ms
+
+
+def entry_ms(entry_id: str) -> int:
+    """Milliseconds part of a stream entry id."""
+    return int(entry_id.split("-", 1)[0])
+
+
+class State:
+    """Checkpoints, wardens and cases of the district, with indexes for KPIs."""
+
+    def __init__(self, config: Config, reference: Reference) -> None:
+        self.config = config
+        self.reference = reference
+        self.rounds = RoundClock(config.tz, config.round_split)
+        self.lock = threading.RLock()
+        self.version = 0
+        self.last_event_at: float | None = None
+        self.checkpoints: dict[str, Checkpoint] = {}
+        self.wardens: dict[str, tuple[float, float, float]] = {}
+        self.cases: dict[str, Case] = {}
+        self.cases_by_day: dict[date, list[Case]] = defaultdict(list)
+        self.ratings_by_day: dict[date, set[str]] = defaultdict(set)
+        self.open_cases: set[str] = set()
+        self.coverage: dict[tuple[date, str], set[str]] = defaultdict(set)
+        self.private: dict[str, dict[str, str]] = {}
+        self.quality = Quality()
+        self.unknown_categories: set[str] = set()
+        self._seen_ids: set[str] = set()
+        self._pending: dict[str, list[Pending]] = {}
+        self._case_hints: dict[str, str] = {}
+        self._limit_s = {k: v * 3600.0 for k, v in config.default_limit_hours.items()}
+        self._handlers = {
+            EventType.CHECKPOINT_REGISTERED.value: self._on_checkpoint,
+            EventType.INSPECTION_COMPLETED.value: self._on_inspection,
+            EventType.CASE_REPORTED.value: self._on_reported,
+            EventType.CASE_RESOLVED_ON_SITE.value: self._on_resolved_on_site,
+            EventType.CASE_ESCALATED.value: self._on_escalated,
+            EventType.CASE_DISPATCHED.value: self._on_dispatched,
+            EventType.CASE_PROCESSED.value: self._on_processed,
+            EventType.CASE_RETURNED.value: self._on_returned,
+            EventType.CASE_CLOSED.value: self._on_closed,
+            EventType.CASE_RATED.value: self._on_rated,
+            EventType.CASE_VOIDED.value: self._on_voided,
+        }
+
+    # ---------------------------------------------------------------- batch entry point
+    def apply_batch(self, positions: list[Entry], events: list[Entry],
+                    clock_ms: int | None = None) -> list[Rejection]:
+        """Validate and apply one batch of entries; return the ones to dead-letter.
+
+        ``clock_ms`` (Redis time when the consumer is caught up) lets held late events expire.
+        """
+        rejected: list[Rejection] = []
+        with self.lock:
+            if positions:
+                self._apply_positions(positions, rejected)
+            for entry in events:
+                self._apply_event_entry(entry, rejected)
+            newest = max((entry_ms(e[1]) for e in (positions[-1:] + events[-1:])), default=0)
+            horizon = max(newest, clock_ms or 0)
+            if self._pending and horizon:
+                self._expire_pending(horizon, rejected)
+            if positions or events or rejected:
+                self.version += 1
+                if newest:
+                    self.last_event_at = max(self.last_event_at or 0.0, newest / 1000.0)
+            self.quality.rejected += len(rejected)
+        return rejected
+
+    def _apply_positions(self, entries: list[Entry], rejected: list[Rejection]) -> None:
+        wardens = self.wardens
+        for entry in entries:
+            stream, entry_id, fields = entry
+            try:
+                event = parse_entry(fields, "positions")
+            except MalformedEvent as exc:
+                rejected.append((stream, entry_id, fields, str(exc)))
+                continue
+            data = event.data
+            wid = data["warden_id"]
+            old = wardens.get(wid)
+            if old is None or event.ts >= old[2]:
+                wardens[wid] = (data["lat"], data["lon"], event.ts)
+        self.quality.applied += len(entries)
+
+    def _apply_event_entry(self, entry: Entry, rejected: list[Rejection]) -> None:
+        stream, entry_id, fields = entry
+        try:
+            event = parse_entry(fields, "events")
+        except MalformedEvent as exc:
+            rejected.append((stream, entry_id, fields, str(exc)))
+            return
+        if event.event_id is not None:
+            if event.event_id in self._seen_ids:
+                self.quality.duplicates += 1
+                return
+        if event.type in CASE_TYPES and event.data["case_id"] not in self.cases:
+            case_id = event.data["case_id"]
+            self._pending.setdefault(case_id, []).append(Pending(entry, event, entry_ms(entry_id)))
+            self.quality.held_late += 1
+            if event.event_id is not None:
+                self._seen_ids.add(event.event_id)
+            return
+        try:
+            self._handlers[event.type](event)
+        except MalformedEvent as exc:
+            rejected.append((stream, entry_id, fields, str(exc)))
+            return
+        if event.event_id is not None:
+            self._seen_ids.add(event.event_id)
+        self.quality.applied += 1
+        if event.type == EventType.CASE_REPORTED.value:
+            waiting = self._pending.pop(event.data["case_id"], None)
+            if waiting:
+                self._release(waiting, entry_ms(entry_id), rejected)
+
+    def _release(self, waiting: list[Pending], report_ms: int, rejected: list[Rejection]) -> None:
+        window_ms = self.config.late_window_s * 1000
+        for p in waiting:
+            stream, entry_id, fields = p.entry
+            if report_ms - p.entry_ms > window_ms:
+                rejected.append((stream, entry_id, fields, self._late_reason(p)))
+                continue
+            try:
+                self._handlers[p.event.type](p.event)
+            except MalformedEvent as exc:
+                rejected.append((stream, entry_id, fields, str(exc)))
+                continue
+            self.quality.applied += 1
+            self.quality.late_applied += 1
+
+    def _late_reason(self, p: Pending) -> str:
+        return (f"case_id={p.event.data['case_id']!r}: no case.reported within the late window "
+                f"of {self.config.late_window_s:g} s")
+
+    def _expire_pending(self, horizon_ms: int, rejected: list[Rejection]) -> None:
+        window_ms = self.config.late_window_s * 1000
+        for case_id in list(self._pending):
+            keep = []
+            for p in self._pending[case_id]:
+                if horizon_ms - p.entry_ms > window_ms:
+                    rejected.append((p.entry[0], p.entry[1], p.entry[2], self._late_reason(p)))
+                else:
+                    keep.append(p)
+            if keep:
+                self._pending[case_id] = keep
+            else:
+                del self._pending[case_id]
+
+    @property
+    def pending_count(self) -> int:
+        """Case events held while waiting for their report."""
+        return sum(len(v) for v in self._pending.values())
+
+    # ---------------------------------------------------------------- handlers
+    def _limit_for(self, category: str, priority: str) -> float:
+        cat = self.reference.categories.get(category)
+        if cat is None:
+            if category not in self.unknown_categories:
+                self.unknown_categories.add(category)
+                log.warning("unknown category %r: default time limits applied", category)
+            self.quality.unknown_categories += 1
+            return self._limit_s[priority]
+        return cat.limit_hours[priority] * 3600.0
+
+    def _on_checkpoint(self, event: Event) -> None:
+        d = event.data
+        cp = self.checkpoints.get(d["checkpoint_id"])
+        if cp is None:
+            cp = self.checkpoints[d["checkpoint_id"]] = Checkpoint(d["checkpoint_id"])
+        cp.category = d["category"]
+        cp.lat, cp.lon = d["lat"], d["lon"]
+        cp.registered = True
+        for name in ("name", "street_id", "community_id", "grid_id", "warden_id", "department_id"):
+            if name in d:
+                setattr(cp, name, d[name])
+        if cp.street_id is None or cp.community_id is None:
+            street, community, grid = self.reference.locate(cp.lat, cp.lon)
+            cp.street_id = cp.street_id or street
+            cp.community_id = cp.community_id or community
+            cp.grid_id = cp.grid_id or grid
+        if cp.category not in self.reference.categories:
+            self._limit_for(cp.category, "normal")
+
+    def _on_inspection(self, event: Event) -> None:
+        d = event.data
+        cp = self.checkpoints.get(d["checkpoint_id"])
+        if cp is None:
+            cp = self.checkpoints[d["checkpoint_id"]] = Checkpoint(d["checkpoint_id"])
+        if not cp.registered:
+            self.quality.unregistered_inspections += 1
+        if cp.last_inspected_at is None or event.ts >= cp.last_inspected_at:
+            cp.last_inspected_at = event.ts
+            cp.last_result = d["result"]
+        self.coverage[self.rounds.round_at(event.ts).key].add(cp.checkpoint_id)
+        case_id = d.get("case_id")
+        if case_id:
+            case = self.cases.get(case_id)
+            if case is None:
+                self._case_hints[case_id] = cp.checkpoint_id
+            elif case.checkpoint_id is None:
+                case.checkpoint_id = cp.checkpoint_id
+                if case.is_open:
+                    cp.open_cases.add(case_id)
+
+    def _on_reported(self, event: Event) -> None:
+        d = event.data
+        case_id = d["case_id"]
+        if case_id in self.cases:
+            raise MalformedEvent(f"case_id={case_id!r} was already reported (a second case.reported)")
+        case = Case(case_id, d["channel"], d["category"], d["priority"], d["lat"], d["lon"],
+                    event.ts, self._limit_for(d["category"], d["priority"]))
+        case.checkpoint_id = d.get("checkpoint_id") or self._case_hints.pop(case_id, None)
+        cp = self.checkpoints.get(case.checkpoint_id) if case.checkpoint_id else None
+        case.street_id = d.get("street_id") or (cp.street_id if cp else None)
+        case.community_id = d.get("community_id") or (cp.community_id if cp else None)
+        case.grid_id = d.get("grid_id") or (cp.grid_id if cp else None)
+        if case.street_id is None or case.community_id is None:
+            street, community, grid = self.reference.locate(case.lat, case.lon)
+            case.street_id = case.street_id or street
+            case.community_id = case.community_id or community
+            case.grid_id = case.grid_id or grid
+        case.day = district_day(event.ts, self.config.tz)
+        private = {k: d[k] for k in PRIVATE_FIELDS if k in d}
+        if private:
+            self.private[case_id] = private
+        self.cases[case_id] = case
+        self.cases_by_day[case.day].append(case)
+        self.open_cases.add(case_id)
+        if cp is not None:
+            cp.open_cases.add(case_id)
+
+    def _set_open(self, case: Case, is_open: bool) -> None:
+        cp = self.checkpoints.get(case.checkpoint_id) if case.checkpoint_id else None
+        if is_open:
+            self.open_cases.add(case.case_id)
+            if cp is not None:
+                cp.open_cases.add(case.case_id)
+        else:
+            self.open_cases.discard(case.case_id)
+            if cp is not None:
+                cp.open_cases.discard(case.case_id)
+
+    def _move(self, case: Case, state: CaseState, ts: float) -> None:
+        case.state = state
+        if state == CaseState.CLOSED:
+            case.closed_at = ts
+            self._set_open(case, False)
+        elif state == CaseState.VOIDED:
+            self._set_open(case, False)
+        else:
+            case.closed_at = None
+            self._set_open(case, True)
+
+    def _on_resolved_on_site(self, event: Event) -> None:
+        case = self.cases[event.data["case_id"]]
+        case.resolved_on_site = True
+        self._move(case, CaseState.CLOSED, event.ts)
+
+    def _on_escalated(self, event: Event) -> None:
+        case = self.cases[event.data["case_id"]]
+        case.escalation_level = event.data["level"]
+        self._move(case, CaseState.ESCALATED, event.ts)
+
+    def _on_dispatched(self, event: Event) -> None:
+        d = event.data
+        case = self.cases[d["case_id"]]
+        case.dispatched_types.add(d["unit_type"])
+        if d["unit_type"] == "department":
+            case.departments.add(d["unit_id"])
+        if "deadline" in d:
+            case.deadline_override = d["deadline"]
+        self._move(case, CaseState.DISPATCHED, event.ts)
+
+    def _on_processed(self, event: Event) -> None:
+        self._move(self.cases[event.data["case_id"]], CaseState.PROCESSED, event.ts)
+
+    def _on_returned(self, event: Event) -> None:
+        case = self.cases[event.data["case_id"]]
+        case.returned_count += 1
+        self._move(case, CaseState.RETURNED, event.ts)
+
+    def _on_closed(self, event: Event) -> None:
+        self._move(self.cases[event.data["case_id"]], CaseState.CLOSED, event.ts)
+
+    def _on_voided(self, event: Event) -> None:
+        self._move(self.cases[event.data["case_id"]], CaseState.VOIDED, event.ts)
+
+    def _on_rated(self, event: Event) -> None:
+        d = event.data
+        case = self.cases[d["case_id"]]
+        if case.rating_day is not None:
+            self.ratings_by_day[case.rating_day].discard(case.case_id)
+        case.rated_at = event.ts
+        case.rating_day = district_day(event.ts, self.config.tz)
+        case.satisfied = d["satisfied"]
+        case.score = d.get("score")
+        self.ratings_by_day[case.rating_day].add(case.case_id)
+
+    # ---------------------------------------------------------------- reads
+    def cases_in(self, start: date | None, end: date | None) -> Iterable[Case]:
+        """Cases reported on district days from ``start`` to ``end`` inclusive."""
+        for day, cases in self.cases_by_day.items():
+            if (start is None or day >= start) and (end is None or day <= end):
+                yield from cases
+
+    def rated_in(self, start: date | None, end: date | None) -> Iterable[Case]:
+        """Cases whose latest rating falls on district days from ``start`` to ``end``."""
+        for day, ids in self.ratings_by_day.items():
+            if (start is None or day >= start) and (end is None or day <= end):
+                for case_id in ids:
+                    yield self.cases[case_id]
+
+    def checkpoint_status(self, cp: Checkpoint, now: float, round_start: float) -> str:
+        """Status of one checkpoint: hazard, overdue, open, ok or pending."""
+        if cp.open_cases:
+            worst = "open"
+            for case_id in cp.open_cases:
+                case = self.cases[case_id]
+                if case.priority == "hazard":
+                    return "hazard"
+                if now > case.deadline:
+                    worst = "overdue"
+            return worst
+        if cp.last_inspected_at is not None and cp.last_inspected_at >= round_start:
+            return "ok"
+        return "pending"
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for health checks and logs (no personal data)."""
+        return {
+            "version": self.version,
+            "checkpoints": len(self.checkpoints),
+            "wardens": len(self.wardens),
+            "cases": len(self.cases),
+            "open_cases": len(self.open_cases),
+            "held_late": self.pending_count,
+            "quality": self.quality.as_dict(),
+            "unknown_category_ids": sorted(self.unknown_categories)[:50],
+            "last_event_at": self.last_event_at,
+            "built_at": time.time(),
+        }

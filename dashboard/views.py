@@ -1,0 +1,179 @@
+"""Read models over the runtime's state: what the API and the wall screen show.
+
+Pure functions of (runtime, now): no Redis I/O, no personal data. Callers pass ``now`` so a
+page and a test agree on the clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from dashboard import kpis
+from dashboard.periods import Period, month_to_date, parse_period
+from dashboard.runtime import Runtime
+
+STATUSES = ("hazard", "overdue", "open", "pending", "ok")
+"""Checkpoint statuses, worst first."""
+
+
+def _iso(ts: float | None, runtime: Runtime) -> str | None:
+    return datetime.fromtimestamp(ts, runtime.config.tz).isoformat() if ts is not None else None
+
+
+def kpi_report(runtime: Runtime, period: Period, now: float | None = None,
+               street: str | None = None) -> dict[str, Any]:
+    """KPIs of a period for the district, each street, community and department."""
+    now = time.time() if now is None else now
+    report = kpis.compute(runtime.state, period, now)
+    empty = kpis.finish([0] * len(kpis.COUNTS))
+    for street_id in runtime.reference.streets:
+        report["streets"].setdefault(street_id, dict(empty))
+    for community_id in runtime.reference.communities:
+        report["communities"].setdefault(community_id, dict(empty))
+    if street is not None:
+        report["streets"] = {street: report["streets"].get(street, dict(empty))}
+        report["communities"] = {
+            cid: rec for cid, rec in report["communities"].items()
+            if (c := runtime.reference.communities.get(cid)) is not None and c.street_id == street
+        }
+    return report
+
+
+def kpi_report_for_query(runtime: Runtime, period: str | None, from_: str | None, to: str | None,
+                         street: str | None, now: float | None = None) -> dict[str, Any]:
+    """KPI report from API query parameters (raises PeriodError on bad ones)."""
+    now = time.time() if now is None else now
+    return kpi_report(runtime, parse_period(period, from_, to, now, runtime.config.tz), now, street)
+
+
+def wall_kpis(runtime: Runtime, now: float) -> dict[str, Any]:
+    """Today's and this month's KPIs for the district and every street."""
+    tz = runtime.config.tz
+    today = kpi_report(runtime, parse_period("today", None, None, now, tz), now)
+    month = kpi_report(runtime, month_to_date(now, tz), now)
+    streets = {sid: {"today": today["streets"][sid], "month": month["streets"].get(sid)}
+               for sid in today["streets"]}
+    return {"district": {"today": today["district"], "month": month["district"]}, "streets": streets}
+
+
+def patrol_coverage(runtime: Runtime, now: float) -> dict[str, Any]:
+    """Share of registered checkpoints inspected in the current round, district and per street."""
+    state = runtime.state
+    rnd = state.rounds.round_at(now)
+    per_street: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    with state.lock:
+        covered_ids = state.coverage.get(rnd.key, set())
+        covered = registered = 0
+        for cp in state.checkpoints.values():
+            if not cp.registered:
+                continue
+            rec = per_street[cp.street_id or kpis.UNASSIGNED]
+            rec[1] += 1
+            registered += 1
+            if cp.checkpoint_id in covered_ids:
+                rec[0] += 1
+                covered += 1
+
+    def fmt(c: int, r: int) -> dict[str, Any]:
+        return {"covered": c, "registered": r, "rate": c / r if r else None}
+
+    streets = {sid: fmt(*per_street.get(sid, [0, 0])) for sid in runtime.reference.streets}
+    streets.update({sid: fmt(*v) for sid, v in per_street.items()})
+    return {"round": {"name": rnd.name, "start": _iso(rnd.start, runtime), "end": _iso(rnd.end, runtime)},
+            "district": fmt(covered, registered), "streets": streets}
+
+
+def alerts(runtime: Runtime, now: float, limit: int | None = None) -> list[dict[str, Any]]:
+    """Open cases past or near their deadline: hazard first, then most overdue."""
+    state = runtime.state
+    near = runtime.config.near_deadline_fraction
+    out = []
+    with state.lock:
+        for case_id in state.open_cases:
+            case = state.cases[case_id]
+            colour = case.colour(now, near)
+            if colour == "green" and case.priority != "hazard":
+                continue
+            out.append({
+                "case_id": case.case_id,
+                "street_id": case.street_id,
+                "community_id": case.community_id,
+                "category": case.category,
+                "priority": case.priority,
+                "state": case.state.value,
+                "reported_at": _iso(case.reported_at, runtime),
+                "deadline": _iso(case.deadline, runtime),
+                "overdue_seconds": round(now - case.deadline),
+                "age_seconds": round(now - case.reported_at),
+                "colour": colour.value,
+                "lat": case.lat,
+                "lon": case.lon,
+                "checkpoint_id": case.checkpoint_id,
+            })
+    out.sort(key=lambda a: (a["priority"] != "hazard", -a["overdue_seconds"], a["case_id"]))
+    return out[:limit] if limit is not None else out
+
+
+def checkpoint_statuses(runtime: Runtime, now: float) -> dict[str, str]:
+    """Status of every registered checkpoint: hazard, overdue, open, pending or ok."""
+    state = runtime.state
+    round_start = state.rounds.round_at(now).start
+    with state.lock:
+        return {cid: state.checkpoint_status(cp, now, round_start)
+                for cid, cp in state.checkpoints.items() if cp.registered}
+
+
+def checkpoint_points(runtime: Runtime) -> list[tuple[str, float, float, str, str | None]]:
+    """(checkpoint_id, lat, lon, category, street_id) of every registered checkpoint."""
+    state = runtime.state
+    with state.lock:
+        return [(cid, cp.lat, cp.lon, cp.category, cp.street_id)  # type: ignore[misc]
+                for cid, cp in state.checkpoints.items() if cp.registered]
+
+
+def checkpoint_geojson(runtime: Runtime, now: float, street: str | None = None) -> dict[str, Any]:
+    """GeoJSON FeatureCollection of checkpoints with their status (public: no personal data)."""
+    state = runtime.state
+    round_start = state.rounds.round_at(now).start
+    features = []
+    with state.lock:
+        for cid, cp in state.checkpoints.items():
+            if not cp.registered or (street is not None and cp.street_id != street):
+                continue
+            features.append({
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [cp.lon, cp.lat]},
+                "properties": {
+                    "checkpoint_id": cid,
+                    "category": cp.category,
+                    "street_id": cp.street_id,
+                    "community_id": cp.community_id,
+                    "grid_id": cp.grid_id,
+                    "status": state.checkpoint_status(cp, now, round_start),
+                    "last_inspected_at": _iso(cp.last_inspected_at, runtime),
+                },
+            })
+    return {"type": "FeatureCollection", "features": features}
+
+
+def warden_positions(runtime: Runtime, now: float) -> list[dict[str, Any]]:
+    """Last known position of every warden, with ``silent`` after GRID_WARDEN_SILENT_S."""
+    silent_after = runtime.config.warden_silent_s
+    with runtime.state.lock:
+        items = list(runtime.state.wardens.items())
+    return [{"warden_id": wid, "lat": lat, "lon": lon, "last_seen": ts,
+             "silent": now - ts > silent_after} for wid, (lat, lon, ts) in items]
+
+
+def redis_ok(runtime: Runtime) -> bool:
+    """True while the consumer's last read succeeded (no Redis call here)."""
+    return runtime.consumer.status.connected
+
+
+def data_age(runtime: Runtime, now: float) -> float | None:
+    """Seconds since the consumer last heard from Redis (None before the first read)."""
+    last = runtime.consumer.status.last_ok_at
+    return None if last is None else max(0.0, now - last)
