@@ -1,0 +1,232 @@
+/* Wall screen browser code: dash-leaflet layer functions and Dash client-side callbacks.
+   Layer functions live in window.dashExtensions.wall (referenced from Python with
+   dash_extensions.javascript.Namespace); callbacks in window.dash_clientside.wall. */
+(function () {
+  "use strict";
+
+  // Per-page state of the update loop (this browser tab only).
+  var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true };
+  window.gridWall = loop;
+
+  function scale() {
+    // Markers grow with the screen so they read from 5 m on a 4K wall.
+    return Math.max(1, Math.min(window.innerWidth / 1920, window.innerHeight / 1080));
+  }
+
+  function hazardIcon(size) {
+    return L.divIcon({
+      className: "cp-hazard",
+      html: '<div class="cp-hazard-inner">!</div>',
+      iconSize: [size, size],
+      iconAnchor: [size / 2, size / 2]
+    });
+  }
+
+  function checkpointPoint(feature, latlng, context) {
+    var h = context.hideout || {};
+    var s = feature.properties.s || 0;
+    var k = scale();
+    var pane = h.pane || "overlayPane";
+    if (s === h.hazard) {
+      return L.marker(latlng, {
+        icon: hazardIcon(Math.round(26 * k)),
+        pane: pane === "overlayPane" ? "markerPane" : pane,
+        keyboard: false,
+        interactive: false
+      });
+    }
+    var overlay = pane !== "overlayPane";
+    return L.circleMarker(latlng, {
+      pane: pane,
+      radius: (overlay ? 6.5 : 4.5) * k,
+      fillColor: (h.colors || [])[s] || "#888",
+      fillOpacity: 0.95,
+      color: overlay ? "#ffffff" : "#0b1620",
+      weight: overlay ? 1.5 * k : 0.8,
+      opacity: 0.9,
+      interactive: false
+    });
+  }
+
+  // Worst status rank inside a supercluster node, memoised per index (rebuilt with the data).
+  function worstRank(index, clusterId, hazard) {
+    var memo = index.__gridWorst || (index.__gridWorst = new Map());
+    if (memo.has(clusterId)) { return memo.get(clusterId); }
+    var worst = 0;
+    var children = index.getChildren(clusterId);
+    for (var i = 0; i < children.length && worst < hazard; i++) {
+      var p = children[i].properties;
+      var r = p.cluster ? worstRank(index, p.cluster_id, hazard) : (p.s || 0);
+      if (r > worst) { worst = r; }
+    }
+    memo.set(clusterId, worst);
+    return worst;
+  }
+
+  function checkpointCluster(feature, latlng, index, context) {
+    var h = context.hideout || {};
+    var rank = worstRank(index, feature.properties.cluster_id, h.hazard || 4);
+    var n = feature.properties.point_count;
+    var k = scale();
+    var size = Math.round((22 + Math.min(26, Math.log10(n) * 8)) * k);
+    var colour = (h.colors || [])[rank] || "#888";
+    var icon = L.divIcon({
+      className: "cp-cluster cp-cluster-" + rank,
+      html: '<div style="background:' + colour + '"><span>' +
+            feature.properties.point_count_abbreviated + "</span></div>",
+      iconSize: [size, size]
+    });
+    return L.marker(latlng, { icon: icon, keyboard: false });
+  }
+
+  function wardenPoint(feature, latlng, context) {
+    var h = context.hideout || {};
+    var silent = feature.properties.s === 1;
+    var k = scale();
+    return L.circleMarker(latlng, {
+      pane: h.pane || "overlayPane",
+      radius: 5 * k,
+      fillColor: (h.colors || [])[silent ? 1 : 0] || "#3bf",
+      fillOpacity: silent ? 0.6 : 1,
+      color: silent ? "#9aa4ad" : "#ffffff",
+      weight: 2 * k,
+      dashArray: silent ? "2 2" : null,
+      interactive: false
+    });
+  }
+
+  function boundaryStyle(feature, context) {
+    var level = (context.hideout || {}).level;
+    if (level === "district") { return { color: "#6fd3ff", weight: 4, fill: false }; }
+    if (level === "street") {
+      return { color: "#4fa3c7", weight: 2.5, fillColor: "#12324a", fillOpacity: 0.25 };
+    }
+    return { color: "#2c4a5e", weight: 1, fill: false, dashArray: "3 4" };
+  }
+
+  window.dashExtensions = Object.assign({}, window.dashExtensions, {
+    wall: {
+      checkpointPoint: checkpointPoint,
+      checkpointCluster: checkpointCluster,
+      wardenPoint: wardenPoint,
+      boundaryStyle: boundaryStyle
+    }
+  });
+
+  function params(search) {
+    var q = new URLSearchParams(search || "");
+    return q;
+  }
+
+  function lang(cfg, view) {
+    var l = (view && view.lang) || (cfg && cfg.default_lang) || "zh";
+    return (cfg && cfg.strings && cfg.strings[l]) ? l : "zh";
+  }
+
+  function str(cfg, l, key, values) {
+    var table = (cfg.strings && cfg.strings[l]) || {};
+    var text = table[key] || (cfg.strings && cfg.strings.zh && cfg.strings.zh[key]) || key;
+    if (values) {
+      Object.keys(values).forEach(function (name) { text = text.replace("{" + name + "}", values[name]); });
+    }
+    return text;
+  }
+
+  function view(search, cfg) {
+    var q = params(search);
+    var raw = (q.get("lang") || cfg.default_lang || "zh").toLowerCase().split(/[-_]/)[0];
+    var l = cfg.strings[raw] ? raw : "zh";
+    var kioskRaw = (q.get("kiosk") || "").toLowerCase();
+    var kiosk = kioskRaw === "1" || kioskRaw === "true" || kioskRaw === "yes";
+    var outputs = (dash_clientside.callback_context.outputs_list || [])[2] || [];
+    var labels = outputs.map(function (o) { return str(cfg, l, o.id.key); });
+    var other = l === "en" ? "zh" : "en";
+    document.documentElement.lang = l === "zh" ? "zh-CN" : "en";
+    return [
+      { lang: l, kiosk: kiosk },
+      "wall lang-" + l + (kiosk ? " kiosk" : ""),
+      labels,
+      "?lang=" + other,
+      "?kiosk=1&lang=" + l
+    ];
+  }
+
+  function gate(n) {
+    var now = Date.now();
+    if (loop.inflight && now - loop.sentAt < 8000) {
+      return dash_clientside.no_update;  // the previous tick has not answered: never overlap
+    }
+    loop.inflight = true;
+    loop.sentAt = now;
+    return { n: n, at: now };
+  }
+
+  function heartbeat(data) {
+    var now = Date.now();
+    loop.inflight = false;
+    if (!data) { return dash_clientside.no_update; }
+    loop.heardAt = now;
+    loop.redisOk = !!data.ok;
+    if (data.age !== null && data.age !== undefined) {
+      loop.freshAt = Math.max(loop.freshAt, now - data.age * 1000);
+    }
+    return now;
+  }
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function clock(n, cfg, v) {
+    var l = lang(cfg, v);
+    var now = Date.now();
+    var text;
+    try {
+      text = new Intl.DateTimeFormat(l === "zh" ? "zh-CN" : "en-GB", {
+        timeZone: cfg.tz, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
+      }).format(new Date(now));
+    } catch (e) {
+      var d = new Date(now);
+      text = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+             pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    }
+    var badge, badgeClass = "last-update";
+    if (!loop.freshAt) {
+      badge = str(cfg, l, "last_update.never");
+      if (window.performance && performance.now() > cfg.stale_after_s * 1000) {
+        badgeClass += " stale";
+      }
+    } else {
+      var age = Math.max(0, Math.floor((now - loop.freshAt) / 1000));
+      badge = str(cfg, l, "last_update", { n: age });
+      if (age > cfg.stale_after_s) { badgeClass += " stale"; }
+    }
+    var banner = "", bannerClass = "conn-banner hidden";
+    var lost = loop.heardAt ? (now - loop.heardAt) > cfg.lost_after_s * 1000
+                            : (window.performance && performance.now() > 10000);
+    if (lost) {
+      banner = str(cfg, l, "banner.server");
+      bannerClass = "conn-banner";
+    } else if (loop.heardAt && !loop.redisOk) {
+      banner = str(cfg, l, "banner.redis");
+      bannerClass = "conn-banner";
+    }
+    return [text, badge, badgeClass, banner, bannerClass];
+  }
+
+  function flyTo(clicks, geo) {
+    var ctx = dash_clientside.callback_context;
+    var trig = (ctx.triggered || []).filter(function (t) { return t.value; });
+    if (!trig.length || !geo) { return dash_clientside.no_update; }
+    var propId = trig[0].prop_id;
+    var idText = propId.slice(0, propId.lastIndexOf("."));
+    var caseId;
+    try { caseId = JSON.parse(idText).index; } catch (e) { return dash_clientside.no_update; }
+    var pos = geo[caseId];
+    if (!pos) { return dash_clientside.no_update; }
+    return { center: pos, zoom: 17, transition: "flyTo" };
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    wall: { view: view, gate: gate, heartbeat: heartbeat, clock: clock, flyTo: flyTo }
+  });
+})();

