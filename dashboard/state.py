@@ -19,16 +19,26 @@ from typing import Any
 
 from dashboard.cases import Case, CaseState
 from dashboard.config import Config
-from dashboard.periods import RoundClock, district_day
+from dashboard.periods import Round, RoundClock, district_day
 from dashboard.reference import Reference
 from data_feed.consumer import Entry, Rejection
-from data_feed.contract import CASE_TYPES, PERSONAL_FIELDS, Event, EventType, parse_entry
+from data_feed.contract import (
+    CASE_TYPES,
+    PERSONAL_FIELDS,
+    Event,
+    EventType,
+    fast_position,
+    parse_entry,
+)
 from data_feed.errors import MalformedEvent
 
 log = logging.getLogger(__name__)
 
 PRIVATE_FIELDS = PERSONAL_FIELDS | {"query_code"}
 """Fields kept only in the internal store, never in the public case record."""
+
+_CASE_TYPES = frozenset(str(t) for t in CASE_TYPES)
+_REPORTED = EventType.CASE_REPORTED.value
 
 
 class Checkpoint:
@@ -111,6 +121,7 @@ class State:
         self._seen_ids: set[str] = set()
         self._pending: dict[str, list[Pending]] = {}
         self._case_hints: dict[str, str] = {}
+        self._round: Round | None = None
         self._limit_s = {k: v * 3600.0 for k, v in config.default_limit_hours.items()}
         self._handlers = {
             EventType.CHECKPOINT_REGISTERED.value: self._on_checkpoint,
@@ -152,19 +163,24 @@ class State:
 
     def _apply_positions(self, entries: list[Entry], rejected: list[Rejection]) -> None:
         wardens = self.wardens
+        applied = 0
         for entry in entries:
-            stream, entry_id, fields = entry
-            try:
-                event = parse_entry(fields, "positions")
-            except MalformedEvent as exc:
-                rejected.append((stream, entry_id, fields, str(exc)))
-                continue
-            data = event.data
-            wid = data["warden_id"]
+            fields = entry[2]
+            pos = fast_position(fields)
+            if pos is None:
+                try:
+                    event = parse_entry(fields, "positions")
+                except MalformedEvent as exc:
+                    rejected.append((entry[0], entry[1], fields, str(exc)))
+                    continue
+                d = event.data
+                pos = (d["warden_id"], d["lat"], d["lon"], event.ts)
+            wid = pos[0]
             old = wardens.get(wid)
-            if old is None or event.ts >= old[2]:
-                wardens[wid] = (data["lat"], data["lon"], event.ts)
-        self.quality.applied += len(entries)
+            if old is None or pos[3] >= old[2]:
+                wardens[wid] = pos[1:]
+            applied += 1
+        self.quality.applied += applied
 
     def _apply_event_entry(self, entry: Entry, rejected: list[Rejection]) -> None:
         stream, entry_id, fields = entry
@@ -177,7 +193,7 @@ class State:
             if event.event_id in self._seen_ids:
                 self.quality.duplicates += 1
                 return
-        if event.type in CASE_TYPES and event.data["case_id"] not in self.cases:
+        if event.type in _CASE_TYPES and event.data["case_id"] not in self.cases:
             case_id = event.data["case_id"]
             self._pending.setdefault(case_id, []).append(Pending(entry, event, entry_ms(entry_id)))
             self.quality.held_late += 1
@@ -192,7 +208,7 @@ class State:
         if event.event_id is not None:
             self._seen_ids.add(event.event_id)
         self.quality.applied += 1
-        if event.type == EventType.CASE_REPORTED.value:
+        if event.type == _REPORTED:
             waiting = self._pending.pop(event.data["case_id"], None)
             if waiting:
                 self._release(waiting, entry_ms(entry_id), rejected)
@@ -275,7 +291,10 @@ class State:
         if cp.last_inspected_at is None or event.ts >= cp.last_inspected_at:
             cp.last_inspected_at = event.ts
             cp.last_result = d["result"]
-        self.coverage[self.rounds.round_at(event.ts).key].add(cp.checkpoint_id)
+        rnd = self._round
+        if rnd is None or not (rnd.start <= event.ts < rnd.end):
+            rnd = self._round = self.rounds.round_at(event.ts)  # rounds change rarely: cache
+        self.coverage[rnd.key].add(cp.checkpoint_id)
         case_id = d.get("case_id")
         if case_id:
             case = self.cases.get(case_id)

@@ -168,11 +168,23 @@ _RESULTS = frozenset(r.value for r in InspectionResult)
 _BOOLS = frozenset({"true", "false"})
 
 
+_POSITION_OPTIONAL = (("accuracy_m", 0.0, 1e6), ("speed_mps", 0.0, 1e3), ("battery", 0.0, 100.0))
+
+
 def _position(f: Mapping[str, str]) -> dict[str, Any]:
+    # The hot path (most entries are positions): a fast common case, precise errors otherwise.
     data: dict[str, Any] = {"warden_id": _required(f, "warden_id")}
-    _lat_lon(f, data)
-    for name, lo, hi in (("accuracy_m", 0.0, 1e6), ("speed_mps", 0.0, 1e3), ("battery", 0.0, 100.0)):
-        if f.get(name):
+    try:
+        lat, lon = float(f["lat"]), float(f["lon"])
+        fast = -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
+    except (KeyError, ValueError):
+        fast = False
+    if fast:
+        data["lat"], data["lon"] = lat, lon
+    else:
+        _lat_lon(f, data)
+    for name, lo, hi in _POSITION_OPTIONAL:
+        if name in f and f[name]:
             data[name] = _float(f, name, lo, hi, False)
     return data
 
@@ -255,6 +267,36 @@ _PARSERS: dict[str, Callable[[Mapping[str, str]], dict[str, Any]]] = {
 
 EVENT_TYPES = frozenset(_PARSERS)
 
+_POSITION = EventType.POSITION.value  # plain str: enum attribute access is slow on the hot path
+
+
+def fast_position(fields: Mapping[str, str]) -> tuple[str, float, float, float] | None:
+    """(warden_id, lat, lon, ts) of a plainly valid position entry, else None.
+
+    The common case of the highest-volume stream, without building an :class:`Event`. None
+    means "not plainly valid": call :func:`parse_entry` for the precise reason.
+    """
+    try:
+        if fields["type"] != _POSITION or fields.get("v", "1") != "1":
+            return None
+        warden = fields["warden_id"]
+        lat, lon = float(fields["lat"]), float(fields["lon"])
+        dt = datetime.fromisoformat(fields["ts"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    if (not warden or dt.tzinfo is None or not (-90.0 <= lat <= 90.0)
+            or not (-180.0 <= lon <= 180.0)):
+        return None
+    for name, lo, hi in _POSITION_OPTIONAL:
+        raw = fields.get(name)
+        if raw:
+            try:
+                if not (lo <= float(raw) <= hi):
+                    return None
+            except ValueError:
+                return None
+    return warden, lat, lon, dt.timestamp()
+
 
 def parse_entry(fields: Mapping[str, str], stream_kind: str | None = None) -> Event:
     """Validate one stream entry against contract v1 and return the typed event.
@@ -271,9 +313,9 @@ def parse_entry(fields: Mapping[str, str], stream_kind: str | None = None) -> Ev
     version = fields.get("v")
     if version and version != CONTRACT_VERSION:
         raise MalformedEvent(f"v={version!r} is not a supported contract version (expected '1')")
-    if stream_kind == "positions" and etype != EventType.POSITION.value:
+    if stream_kind == "positions" and etype != _POSITION:
         raise MalformedEvent(f"type={etype!r} does not belong on the positions stream")
-    if stream_kind == "events" and etype == EventType.POSITION.value:
+    if stream_kind == "events" and etype == _POSITION:
         raise MalformedEvent("type='warden.position' belongs on the positions stream")
     ts_raw = fields.get("ts")
     if not ts_raw:
