@@ -199,3 +199,18 @@ def test_embedded_redis_keeps_history_in_data_dir(tmp_path: Path) -> None:
     gc.collect()
     second = start_embedded(tmp_path / "var")
     assert second.xlen("grid:events") == 1
+
+
+def test_password_url_connects_and_a_wrong_one_is_explained(tmp_path: Path) -> None:
+    from data_feed.connection import connect_url
+    from tests.test_consumer import RedisProcess
+
+    server = RedisProcess(tmp_path, password="pa55word")
+    server.start()
+    try:
+        assert connect_url(server.url).ping()
+        with pytest.raises(FeedUnavailable) as info:
+            connect_url(f"redis://:wrong@127.0.0.1:{server.port}/0")
+        assert "GRID_REDIS_URL" in str(info.value) and "wrong" not in str(info.value)
+    finally:
+        server.kill()
