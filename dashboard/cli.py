@@ -132,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level.upper() != "DEBUG":
+        # Every wall screen polls once a second: per-request lines would flood the log for weeks.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except (ConfigError, FeedUnavailable) as exc:
