@@ -107,6 +107,7 @@ class State:
         self.rounds = RoundClock(config.tz, config.round_split)
         self.lock = threading.RLock()
         self.version = 0
+        self.case_version = 0  # bumped only when a case changes: KPI caches key on it
         self.last_event_at: float | None = None
         self.checkpoints: dict[str, Checkpoint] = {}
         self.wardens: dict[str, tuple[float, float, float]] = {}
@@ -205,6 +206,8 @@ class State:
         except MalformedEvent as exc:
             rejected.append((stream, entry_id, fields, str(exc)))
             return
+        if event.type in _CASE_TYPES or event.type == _REPORTED:
+            self.case_version += 1
         if event.event_id is not None:
             self._seen_ids.add(event.event_id)
         self.quality.applied += 1
@@ -227,6 +230,7 @@ class State:
                 continue
             self.quality.applied += 1
             self.quality.late_applied += 1
+            self.case_version += 1
 
     def _late_reason(self, p: Pending) -> str:
         return (f"case_id={p.event.data['case_id']!r}: no case.reported within the late window "
