@@ -5,7 +5,12 @@
   "use strict";
 
   // Per-page state of the update loop (this browser tab only).
-  var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true };
+  var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true,
+               drawn: { base: {}, changes: {} }, wardensDrawn: 0 };
+  // What the layers last drew, per checkpoint id (tests and operators can ask the page).
+  loop.statusOf = function (id) {
+    return id in loop.drawn.changes ? loop.drawn.changes[id] : loop.drawn.base[id];
+  };
   window.gridWall = loop;
 
   function scale() {
@@ -27,6 +32,9 @@
     var s = feature.properties.s || 0;
     var k = scale();
     var pane = h.pane || "overlayPane";
+    if (feature.properties.i !== undefined) {
+      loop.drawn[pane === "overlayPane" ? "base" : "changes"][feature.properties.i] = s;
+    }
     if (s === h.hazard) {
       return L.marker(latlng, {
         icon: hazardIcon(Math.round(26 * k)),
@@ -83,6 +91,7 @@
     var h = context.hideout || {};
     var silent = feature.properties.s === 1;
     var k = scale();
+    loop.wardensDrawn += 1;
     return L.circleMarker(latlng, {
       pane: h.pane || "overlayPane",
       radius: 5 * k,
@@ -147,7 +156,9 @@
       "wall lang-" + l + (kiosk ? " kiosk" : ""),
       labels,
       "?lang=" + other,
-      "?kiosk=1&lang=" + l
+      "?kiosk=1&lang=" + l,
+      // fit the district to this screen (same framing at 1080p and 4K)
+      cfg.bounds ? { bounds: cfg.bounds, options: { padding: [16, 16] } } : dash_clientside.no_update
     ];
   }
 
@@ -213,6 +224,22 @@
     return [text, badge, badgeClass, banner, bannerClass];
   }
 
+  // Compact rows [lon, lat, s(, id)] from the server -> GeoJSON for a dash-leaflet layer.
+  function features(rows) {
+    var out = new Array((rows || []).length);
+    for (var i = 0; i < out.length; i++) {
+      var r = rows[i];
+      var props = { s: r[2] };
+      if (r.length > 3) { props.i = r[3]; }
+      out[i] = { type: "Feature", properties: props, geometry: { type: "Point", coordinates: [r[0], r[1]] } };
+    }
+    return { type: "FeatureCollection", features: out };
+  }
+
+  function baseFeatures(rows) { loop.drawn.base = {}; return features(rows); }
+  function changeFeatures(rows) { loop.drawn.changes = {}; return features(rows); }
+  function wardenFeatures(rows) { loop.wardensDrawn = 0; return features(rows); }
+
   function flyTo(clicks, geo) {
     var ctx = dash_clientside.callback_context;
     var trig = (ctx.triggered || []).filter(function (t) { return t.value; });
@@ -227,6 +254,7 @@
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    wall: { view: view, gate: gate, heartbeat: heartbeat, clock: clock, flyTo: flyTo }
+    wall: { view: view, baseFeatures: baseFeatures, changeFeatures: changeFeatures,
+            wardenFeatures: wardenFeatures, gate: gate, heartbeat: heartbeat, clock: clock, flyTo: flyTo }
   });
 })();

@@ -1,0 +1,173 @@
+"""The wall's per-tick snapshot: built once per (state version, second), shared by all viewers.
+
+Everything cached here lives in ``runtime.cache`` (never in module globals): the snapshot,
+the checkpoint base layer the overlay is diffed against, and when each alert first showed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboard import views
+from dashboard.runtime import Runtime
+from layouts.map import CLUSTER_THRESHOLD, STATUS_RANK, checkpoint_rows, warden_rows
+
+SNAPSHOT_KEY = "wall.snapshot"
+BASE_KEY = "wall.base"
+POINTS_KEY = "wall.points"
+FIRST_SEEN_KEY = "wall.alert_first_seen"
+INSTANCE_KEY = "wall.instance"
+LOCK_KEY = "wall.lock"
+
+ALERT_LIMIT = 7
+"""Alert rows rendered on the wall (the rest are counted as "N more")."""
+
+NEW_ALERT_S = 5.0
+"""How long a newly listed alert flashes."""
+
+REBASE_MIN = 200
+"""The overlay may always hold this many changed checkpoints before a rebase."""
+
+REBASE_MAX = 2000
+"""Above this many changed checkpoints the base layer is rebuilt and re-sent."""
+
+
+def digest(value: Any) -> str:
+    """Short stable hash of a JSON-serialisable value."""
+    raw = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+@dataclass
+class Base:
+    """The checkpoint layer as last sent in full: id, per-checkpoint rank, compact rows."""
+
+    base_id: str
+    ranks: dict[str, int]
+    rows: list[list[Any]]
+    cluster: bool
+
+
+@dataclass
+class WallSnapshot:
+    """Everything the wall shows at one (version, second), with a digest per part."""
+
+    key: tuple[int, int]
+    now: float
+    redis_ok: bool
+    data_age: float | None
+    version: int
+    base: Base
+    overlay: list[list[Any]]
+    wardens: list[list[Any]]
+    kpis: dict[str, Any]
+    coverage: dict[str, Any]
+    alert_rows: list[dict[str, Any]]
+    alert_more: int
+    alert_geo: dict[str, list[float]]
+    digests: dict[str, str]
+    rendered: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+def _points(runtime: Runtime, version: int) -> dict[str, tuple[float, float]]:
+    cached = runtime.cache.get(POINTS_KEY)
+    if cached is not None and cached[0] == version:
+        return cached[1]  # type: ignore[no-any-return]
+    points = {cid: (lat, lon) for cid, lat, lon, *_ in views.checkpoint_points(runtime)}
+    runtime.cache[POINTS_KEY] = (version, points)
+    return points
+
+
+def _rebase(runtime: Runtime, ranks: dict[str, int], points: dict[str, tuple[float, float]],
+            version: int, now: float) -> Base:
+    instance = runtime.cache.setdefault(INSTANCE_KEY, secrets.token_hex(4))
+    cluster = len(points) > CLUSTER_THRESHOLD
+    rows = checkpoint_rows(
+        ((cid, lat, lon, ranks.get(cid, STATUS_RANK["pending"])) for cid, (lat, lon) in points.items()),
+        with_ids=not cluster)
+    base = Base(f"{instance}-{version}-{int(now)}", dict(ranks), rows, cluster)
+    runtime.cache[BASE_KEY] = base
+    return base
+
+
+def _alerts(runtime: Runtime, now: float, first_build: bool) -> tuple[list[dict[str, Any]], int,
+                                                                      dict[str, list[float]]]:
+    items = views.alerts(runtime, now)
+    seen: dict[str, float] = runtime.cache.setdefault(FIRST_SEEN_KEY, {})
+    current = {a["case_id"] for a in items}
+    for stale in [cid for cid in seen if cid not in current]:
+        del seen[stale]
+    rows = []
+    geo = {}
+    for a in items[:ALERT_LIMIT]:
+        first = seen.setdefault(a["case_id"], now - 3600 if first_build else now)
+        rows.append({
+            "case_id": a["case_id"], "street_id": a.get("street_id"), "category": a["category"],
+            "hazard": a.get("priority") == "hazard", "colour": a["colour"],
+            # minute granularity: the list re-renders once a minute, not every second
+            "age_seconds": (int(a["age_seconds"]) // 60) * 60,
+            "overdue_seconds": (int(a["overdue_seconds"]) // 60) * 60,
+            "new": now - first < NEW_ALERT_S,
+        })
+        if a.get("lat") is not None and a.get("lon") is not None:
+            geo[a["case_id"]] = [float(a["lat"]), float(a["lon"])]
+    for a in items[ALERT_LIMIT:]:
+        seen.setdefault(a["case_id"], now)
+    return rows, max(0, len(items) - ALERT_LIMIT), geo
+
+
+def build(runtime: Runtime, now: float) -> WallSnapshot:
+    """Build the snapshot for ``now`` (callers go through :func:`get`)."""
+    version = int(runtime.state.version)
+    first_build = runtime.cache.get(SNAPSHOT_KEY) is None
+    points = _points(runtime, version)
+    statuses = views.checkpoint_statuses(runtime, now)
+    ranks = {cid: STATUS_RANK.get(status, STATUS_RANK["pending"]) for cid, status in statuses.items()}
+    base: Base | None = runtime.cache.get(BASE_KEY)
+    changed: list[str] = []
+    if base is not None and len(base.ranks) <= len(points):
+        changed = [cid for cid in points if ranks.get(cid, 1) != base.ranks.get(cid)]
+        limit = min(REBASE_MAX, max(REBASE_MIN, len(points) // 10))
+        if len(changed) > limit or (len(points) > CLUSTER_THRESHOLD) != base.cluster:
+            base = None
+    else:
+        base = None
+    if base is None:
+        base = _rebase(runtime, ranks, points, version, now)
+        changed = []
+    overlay = checkpoint_rows((cid, *points[cid], ranks.get(cid, 1)) for cid in sorted(changed))
+    wardens = warden_rows(views.warden_positions(runtime, now))
+    kpis = views.wall_kpis(runtime, now)
+    coverage = views.patrol_coverage(runtime, now)
+    rows, more, geo = _alerts(runtime, now, first_build)
+    digests = {
+        "base": base.base_id,
+        "overlay": digest(overlay),
+        "wardens": digest(wardens),
+        "kpi": digest([kpis, coverage]),
+        "alerts": digest([rows, more]),
+    }
+    return WallSnapshot(
+        key=(version, int(now)), now=now, redis_ok=views.redis_ok(runtime),
+        data_age=views.data_age(runtime, now), version=version, base=base, overlay=overlay,
+        wardens=wardens, kpis=kpis, coverage=coverage, alert_rows=rows, alert_more=more,
+        alert_geo=geo, digests=digests)
+
+
+def get(runtime: Runtime, now: float) -> WallSnapshot:
+    """The snapshot for this (version, second): built by the first caller, reused by the rest."""
+    key = (int(runtime.state.version), int(now))
+    snap: WallSnapshot | None = runtime.cache.get(SNAPSHOT_KEY)
+    if snap is not None and snap.key == key:
+        return snap
+    with runtime.cache.setdefault(LOCK_KEY, threading.Lock()):
+        snap = runtime.cache.get(SNAPSHOT_KEY)
+        if snap is None or snap.key != key:
+            snap = build(runtime, now)
+            runtime.cache[SNAPSHOT_KEY] = snap
+    return snap

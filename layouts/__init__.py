@@ -1,0 +1,1 @@
+"""Pure layout functions for the dashboard's pages; no I/O, no callbacks."""

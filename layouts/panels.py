@@ -1,0 +1,138 @@
+"""Pure renderers of the wall's data panels: district KPI tiles, street table, alert list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dash import html
+
+from layouts import ids
+from layouts.i18n import duration, t
+
+
+def _pct(rate: float | None, lang: str) -> str:
+    return t("kpi.none", lang) if rate is None else f"{rate * 100:.1f}%"
+
+
+def _ratio(num: Any, den: Any) -> str:
+    return f"{int(num or 0):,}/{int(den or 0):,}"
+
+
+def _tile(key: str, label: str, value: str, sub: str, tone: str = "") -> html.Div:
+    return html.Div([
+        html.Div(label, className="tile-label"),
+        html.Div(value, className="tile-value"),
+        html.Div(sub, className="tile-sub"),
+    ], className=f"tile {tone}".strip(), **{"data-kpi": key})
+
+
+def kpi_tiles(kpis: Mapping[str, Any], coverage: Mapping[str, Any], lang: str) -> list[html.Div]:
+    """District tiles: accepted (today/month), closure, on-time, satisfaction, overdue, coverage."""
+    district = kpis.get("district") or {}
+    today = district.get("today") or {}
+    month = district.get("month") or {}
+    cov = coverage.get("district") or {}
+    overdue = int(today.get("overdue") or month.get("overdue") or 0)
+    return [
+        _tile("accepted", t("kpi.accepted", lang), f"{int(today.get('accepted') or 0):,}",
+              f"{t('kpi.today', lang)} · {t('kpi.month', lang)} {int(month.get('accepted') or 0):,}"),
+        _tile("closure", t("kpi.closure_rate", lang), _pct(month.get("closure_rate"), lang),
+              _ratio(month.get("closed"), month.get("accepted"))),
+        _tile("on-time", t("kpi.on_time_rate", lang), _pct(month.get("on_time_closure_rate"), lang),
+              _ratio(month.get("on_time_closed"), month.get("accepted"))),
+        _tile("satisfaction", t("kpi.satisfaction", lang), _pct(month.get("satisfaction_rate"), lang),
+              _ratio(month.get("satisfied"), month.get("rated"))),
+        _tile("overdue", t("kpi.overdue", lang), f"{overdue:,}", "",
+              "tone-red" if overdue else "tone-ok"),
+        _tile("coverage", t("kpi.coverage", lang), _pct(cov.get("rate"), lang),
+              _ratio(cov.get("covered"), cov.get("registered"))),
+    ]
+
+
+def street_rows(kpis: Mapping[str, Any], coverage: Mapping[str, Any],
+                street_names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Rank streets by month closure rate, then on-time rate, then accepted (best first)."""
+    streets = kpis.get("streets") or {}
+    cov = coverage.get("streets") or {}
+    ids_all = list(dict.fromkeys([*street_names, *streets]))
+    rows = []
+    for sid in ids_all:
+        k = streets.get(sid) or {}
+        month = k.get("month") or {}
+        today = k.get("today") or {}
+        rows.append({"street_id": sid, "name": street_names.get(sid, sid), "today": today,
+                     "month": month, "coverage": cov.get(sid) or {}})
+
+    def order(row: dict[str, Any]) -> tuple[float, float, int]:
+        m = row["month"]
+        return (-(m.get("closure_rate") if m.get("closure_rate") is not None else -1.0),
+                -(m.get("on_time_closure_rate") if m.get("on_time_closure_rate") is not None else -1.0),
+                -int(m.get("accepted") or 0))
+
+    rows.sort(key=order)
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return rows
+
+
+def _rate_cell(rate: float | None, num: Any, den: Any, lang: str) -> html.Td:
+    return html.Td([html.Span(_pct(rate, lang), className="rate"),
+                    html.Span(_ratio(num, den), className="ratio")], className="num")
+
+
+def street_table(rows: Sequence[Mapping[str, Any]], lang: str) -> html.Table:
+    """The per-street table: rank, name, accepted today/month, rates with n/d, overdue, patrol."""
+    cols = ("rank", "street", "today", "month", "closure", "on_time", "satisfaction",
+            "overdue", "coverage")
+    head = html.Thead(html.Tr([html.Th(t(f"col.{c}", lang), className=f"col-{c}") for c in cols]))
+    body = []
+    for row in rows:
+        m, d, c = row["month"], row["today"], row["coverage"]
+        overdue = int(d.get("overdue") or m.get("overdue") or 0)
+        body.append(html.Tr([
+            html.Td(str(row["rank"]), className="rank"),
+            html.Td(row["name"], className="name"),
+            html.Td(f"{int(d.get('accepted') or 0):,}", className="num"),
+            html.Td(f"{int(m.get('accepted') or 0):,}", className="num"),
+            _rate_cell(m.get("closure_rate"), m.get("closed"), m.get("accepted"), lang),
+            _rate_cell(m.get("on_time_closure_rate"), m.get("on_time_closed"), m.get("accepted"), lang),
+            _rate_cell(m.get("satisfaction_rate"), m.get("satisfied"), m.get("rated"), lang),
+            html.Td(str(overdue), className="num overdue" + (" hot" if overdue else "")),
+            _rate_cell(c.get("rate"), c.get("covered"), c.get("registered"), lang),
+        ], **{"data-street": row["street_id"]}))
+    return html.Table([head, html.Tbody(body)], className="streets")
+
+
+def alert_list(rows: Sequence[Mapping[str, Any]], more: int, lang: str,
+               street_names: Mapping[str, str], category_names: Mapping[str, str]) -> list[html.Div]:
+    """Alert rows (already sorted), each clickable; ``new`` rows flash for a few seconds."""
+    if not rows:
+        return [html.Div(t("alerts.empty", lang), className="alerts-empty")]
+    items = []
+    for row in rows:
+        overdue_s = row["overdue_seconds"]
+        countdown = (t("alerts.overdue_by", lang, d=_dur(overdue_s, lang)) if overdue_s >= 0
+                     else t("alerts.left", lang, d=_dur(overdue_s, lang)))
+        classes = ["alert", f"alert-{row['colour']}"]
+        if row["hazard"]:
+            classes.append("alert-hazard")
+        if row["new"]:
+            classes.append("alert-new")
+        items.append(html.Div([
+            html.Span(t("alerts.hazard", lang) if row["hazard"] else "", className="alert-flag"),
+            html.Span(row["case_id"], className="alert-case"),
+            html.Span(street_names.get(row["street_id"] or "", row["street_id"] or ""),
+                      className="alert-street"),
+            html.Span(category_names.get(row["category"], row["category"]), className="alert-category"),
+            html.Span(t("alerts.age", lang, d=_dur(row["age_seconds"], lang)), className="alert-age"),
+            html.Span(countdown, className="alert-countdown"),
+        ], id={"type": ids.ALERT_ITEM, "index": row["case_id"]}, className=" ".join(classes),
+            n_clicks=0, **{"data-case": row["case_id"]}))
+    if more > 0:
+        items.append(html.Div(t("alerts.more", lang, n=more), className="alerts-more"))
+    return items
+
+
+def _dur(seconds: float, lang: str) -> str:
+    return duration(seconds, lang)

@@ -1,0 +1,1 @@
+"""Browser tests of the wall screen (headless Chromium) and their helpers."""
