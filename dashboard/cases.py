@@ -40,7 +40,7 @@ class Case:
         "street_id", "community_id", "grid_id", "reported_at", "day", "state",
         "resolved_on_site", "closed_at", "limit_s", "deadline_override", "dispatched_types",
         "departments", "returned_count", "rated_at", "rating_day", "satisfied", "score",
-        "escalation_level",
+        "escalation_level", "state_ts",
     )
 
     def __init__(self, case_id: str, channel: str, category: str, priority: str, lat: float,
@@ -58,6 +58,7 @@ class Case:
         self.reported_at = reported_at
         self.day = None  # type: ignore[assignment]  # district day, set by the state
         self.state = CaseState.REPORTED
+        self.state_ts = reported_at  # ts of the event that set ``state``: late uploads cannot rewind it
         self.resolved_on_site = False
         self.closed_at: float | None = None
         self.limit_s = limit_s

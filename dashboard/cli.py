@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -60,6 +61,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from dashboard.app import open_redis
     from data_feed.simulator import cli as sim_cli
 
+    # The simulator writes the reference folder: it may not exist yet, so create it before
+    # the configuration check that requires GRID_REFERENCE_DIR to be a folder.
+    configured = os.environ.get("GRID_REFERENCE_DIR")
+    if configured:
+        Path(configured).mkdir(parents=True, exist_ok=True)
     config = load_config()
     connection = open_redis(config)
     reference_dir = Path(args.reference_dir) if getattr(args, "reference_dir", None) else _reference_dir(config)
@@ -91,20 +97,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"embedded Redis at {url}; publish an event with:\n  {_redis_cli()} -s {url[len('unix://'):]} "
               f"XADD {config.events_stream} '*' type case.reported ts $(date +%Y-%m-%dT%H:%M:%S%:z) ...",
               flush=True)
-    parser = argparse.ArgumentParser()
-    sim_cli.add_arguments(parser)
-    sim_args = parser.parse_args(["--preset", args.preset, "--seed", str(args.seed),
-                                  "--backfill", str(args.backfill), "--live", "--speed", str(args.speed)])
+    sim_args = argparse.Namespace(preset=args.preset, seed=args.seed, start=None, backfill=args.backfill,
+                                  live=True, speed=args.speed, reference_dir=None)
     already = connection.xlen(config.events_stream) > 0
     if already:
         # A restarted demo keeps its history: only go live, do not write the past twice.
         sim_args.backfill = 0
         print("existing history found in the data folder: going live without a new backfill", flush=True)
+    # The app loads the reference files first; only then may the simulator (which writes them
+    # again, identically) start, so the two never race on the files.
+    app = create_app({"REFERENCE_DIR": str(reference_dir)}, connection=connection)
     stop = threading.Event()
     sim_thread = threading.Thread(target=sim_cli.run, args=(sim_args, connection, reference_dir, stop),
                                   name="simulator", daemon=True)
     sim_thread.start()
-    app = create_app({"REFERENCE_DIR": str(reference_dir)}, connection=connection)
     try:
         _serve(app, args.host, args.port)
     finally:
@@ -125,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=DEFAULT_PORT)
     demo.add_argument("--preset", default="district", help="district, city or megacity")
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--backfill", type=int, default=DEMO_BACKFILL_DAYS, help="days of history first")
+    demo.add_argument("--backfill", type=float, default=DEMO_BACKFILL_DAYS, help="days of history first")
     demo.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     serve.set_defaults(func=cmd_serve)
     demo.set_defaults(func=cmd_demo)

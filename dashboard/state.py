@@ -348,6 +348,11 @@ class State:
                 cp.open_cases.discard(case.case_id)
 
     def _move(self, case: Case, state: CaseState, ts: float) -> None:
+        # The last state is the one of the latest event by ``ts``: an event uploaded late
+        # (older than the one that set the current state) is recorded but does not rewind it.
+        if ts < case.state_ts:
+            return
+        case.state_ts = ts
         case.state = state
         if state == CaseState.CLOSED:
             case.closed_at = ts

@@ -198,6 +198,13 @@ def _checkpoint(f: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _inspection(f: Mapping[str, str]) -> dict[str, Any]:
+    # The most frequent event type: plainly valid entries take the short path.
+    cp, warden, result = f.get("checkpoint_id"), f.get("warden_id"), f.get("result")
+    if cp and warden and result in _RESULTS:
+        case_id = f.get("case_id")
+        if case_id:
+            return {"checkpoint_id": cp, "warden_id": warden, "result": result, "case_id": case_id}
+        return {"checkpoint_id": cp, "warden_id": warden, "result": result}
     data: dict[str, Any] = {"checkpoint_id": _required(f, "checkpoint_id"),
                             "warden_id": _required(f, "warden_id"),
                             "result": _enum(f, "result", _RESULTS, None, required=True)}
@@ -320,5 +327,9 @@ def parse_entry(fields: Mapping[str, str], stream_kind: str | None = None) -> Ev
     ts_raw = fields.get("ts")
     if not ts_raw:
         raise MalformedEvent("missing required field 'ts'")
-    ts = parse_ts(ts_raw)
+    try:
+        dt = datetime.fromisoformat(ts_raw)
+    except ValueError:
+        dt = None
+    ts = dt.timestamp() if dt is not None and dt.tzinfo is not None else parse_ts(ts_raw)
     return Event(etype, ts, fields.get("event_id") or None, parser(fields))

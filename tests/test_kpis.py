@@ -178,3 +178,19 @@ def test_alerts_put_hazard_first_then_most_overdue(redis_conn: redis.Redis) -> N
     order = [a["case_id"] for a in views.alerts(rt, now)]
     assert order == ["hazard", "old-normal", "newer-normal"]
     assert all(a["colour"] == "red" for a in views.alerts(rt, now))
+
+
+def test_last_state_follows_event_time_not_arrival(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn)
+    feed(redis_conn, rt, [
+        report("K1", t("08:00")),
+        case_event("closed", "K1", t("12:00")),
+        # uploaded late: happened before the close, must not re-open the case
+        case_event("returned", "K1", t("10:00")),
+        report("K2", t("08:00")),
+        case_event("closed", "K2", t("09:00")),
+        case_event("returned", "K2", t("10:00")),  # after the close: re-opens
+    ])
+    k1, k2 = rt.state.cases["K1"], rt.state.cases["K2"]
+    assert k1.state == "closed" and k1.returned_count == 1 and k1.closed_at is not None
+    assert k2.state == "returned" and "K2" in rt.state.open_cases and "K1" not in rt.state.open_cases

@@ -20,9 +20,6 @@ from data_feed.simulator.world import World
 
 log = logging.getLogger(__name__)
 
-DEMO_BACKFILL_DAYS = 3.0
-"""``python -m dashboard demo`` backfills this many days before going live."""
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the simulator's options to ``parser``."""
@@ -36,12 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="live speed-up factor (e.g. 60: a minute per second)")
     parser.add_argument("--reference-dir", type=Path, default=None,
                         help="where to write the reference files (default: the app's GRID_REFERENCE_DIR)")
-
-
-def demo_namespace(seed: int = 1, speed: float = 1.0) -> argparse.Namespace:
-    """Arguments of the demo: the seed district, a few days of history, then live."""
-    return argparse.Namespace(preset="district", seed=seed, start=None, backfill=DEMO_BACKFILL_DAYS, live=True,
-                              speed=speed, reference_dir=None)
 
 
 def run(args: argparse.Namespace, connection: redis.Redis, reference_dir: Path,
