@@ -148,8 +148,11 @@ def run(conn: redis.Redis, label: str, events: list[dict[str, str]], repeat: int
         assert n_raw == n_con == len(events), (n_raw, n_con, len(events))
     dead = conn.xlen("grid:deadletter")
     raw, con = statistics.median(raw_rates), statistics.median(consumer_rates)
-    print(f"(a) raw XREAD+decode        : {raw:>10,.0f} events/s  (runs: {', '.join(f'{r:,.0f}' for r in raw_rates)})")
-    print(f"(b) consumer XREAD+validate+apply: {con:>10,.0f} events/s  (runs: {', '.join(f'{r:,.0f}' for r in consumer_rates)})")
+    def runs(rates: list[float]) -> str:
+        return ", ".join(f"{r:,.0f}" for r in rates)
+
+    print(f"(a) raw XREAD+decode               : {raw:>10,.0f} events/s  (runs: {runs(raw_rates)})")
+    print(f"(b) consumer XREAD+validate+apply  : {con:>10,.0f} events/s  (runs: {runs(consumer_rates)})")
     print(f"ratio b/a = {con / raw:.2f}  (goal >= 0.50); dead letters: {dead}")
     return con / raw
 

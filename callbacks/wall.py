@@ -73,6 +73,8 @@ def tick(runtime: Runtime, view: dict[str, Any] | None, have: dict[str, Any] | N
         tiles, table, round_label = render(runtime, snap, "kpi", lang)
     else:
         tiles = table = round_label = no_update
+    alerts: Any
+    geo: Any
     if "alerts" in fresh:
         alerts, geo = render(runtime, snap, "alerts", lang), snap.alert_geo
     else:

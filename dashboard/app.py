@@ -41,7 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
         assets_folder=str(ASSETS),
         serve_locally=True,
         title="网格指挥中心 · Grid Command Center",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None disables "Updating..." (documented)
         suppress_callback_exceptions=True,
     )
     server = app.server

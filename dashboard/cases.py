@@ -6,6 +6,7 @@ never stored here; they live in the separate internal store ``State.private``.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import Enum
 
 
@@ -56,7 +57,7 @@ class Case:
         self.community_id: str | None = None
         self.grid_id: str | None = None
         self.reported_at = reported_at
-        self.day = None  # type: ignore[assignment]  # district day, set by the state
+        self.day: date | None = None  # district day of the report, set by the state
         self.state = CaseState.REPORTED
         self.state_ts = reported_at  # ts of the event that set ``state``: late uploads cannot rewind it
         self.resolved_on_site = False
@@ -67,7 +68,7 @@ class Case:
         self.departments: set[str] = set()
         self.returned_count = 0
         self.rated_at: float | None = None
-        self.rating_day = None  # type: ignore[assignment]
+        self.rating_day: date | None = None
         self.satisfied: bool | None = None
         self.score: int | None = None
         self.escalation_level: str | None = None

@@ -104,7 +104,7 @@ def _limits(raw: Mapping[str, Any]) -> dict[str, float]:
             limits = {k: float(value[k]) for k in ("normal", "urgent", "hazard")}
         else:
             assert parts is not None and len(parts) == 3
-            limits = dict(zip(("normal", "urgent", "hazard"), map(float, parts)))
+            limits = dict(zip(("normal", "urgent", "hazard"), map(float, parts), strict=True))
     except (AssertionError, KeyError, ValueError):
         raise ConfigError(
             f"{ENV_PREFIX}DEFAULT_LIMIT_HOURS={value!r} must be three hours 'normal,urgent,hazard', e.g. 72,24,4"

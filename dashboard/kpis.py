@@ -40,7 +40,7 @@ _I = {name: i for i, name in enumerate(COUNTS)}
 
 def finish(counts: list[int]) -> dict[str, Any]:
     """Turn raw counters into a KPI record with rates (None when the denominator is 0)."""
-    out: dict[str, Any] = dict(zip(COUNTS, counts))
+    out: dict[str, Any] = dict(zip(COUNTS, counts, strict=True))
     for rate, (num, den) in RATES.items():
         out[rate] = out[num] / out[den] if out[den] else None
     return out

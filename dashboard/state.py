@@ -326,12 +326,12 @@ class State:
             case.street_id = case.street_id or street
             case.community_id = case.community_id or community
             case.grid_id = case.grid_id or grid
-        case.day = district_day(event.ts, self.config.tz)
+        case.day = day = district_day(event.ts, self.config.tz)
         private = {k: d[k] for k in PRIVATE_FIELDS if k in d}
         if private:
             self.private[case_id] = private
         self.cases[case_id] = case
-        self.cases_by_day[case.day].append(case)
+        self.cases_by_day[day].append(case)
         self.open_cases.add(case_id)
         if cp is not None:
             cp.open_cases.add(case_id)
@@ -403,10 +403,10 @@ class State:
         if case.rating_day is not None:
             self.ratings_by_day[case.rating_day].discard(case.case_id)
         case.rated_at = event.ts
-        case.rating_day = district_day(event.ts, self.config.tz)
+        case.rating_day = day = district_day(event.ts, self.config.tz)
         case.satisfied = d["satisfied"]
         case.score = d.get("score")
-        self.ratings_by_day[case.rating_day].add(case.case_id)
+        self.ratings_by_day[day].add(case.case_id)
 
     # ---------------------------------------------------------------- reads
     def cases_in(self, start: date | None, end: date | None) -> Iterable[Case]:

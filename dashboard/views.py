@@ -108,7 +108,7 @@ def alerts(runtime: Runtime, now: float, limit: int | None = None) -> list[dict[
     """Open cases past or near their deadline: hazard first, then most overdue."""
     state = runtime.state
     near = runtime.config.near_deadline_fraction
-    out = []
+    out: list[dict[str, Any]] = []
     with state.lock:
         for case_id in state.open_cases:
             case = state.cases[case_id]

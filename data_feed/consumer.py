@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 
@@ -102,7 +102,7 @@ class Consumer:
         self._flush_deadletters()  # rejects left over from a lost connection go first
         if not self._ids:
             self._ids = self._initial_ids()
-        reply = self.connection.xread(self._ids, count=self.count, block=block_ms)
+        reply: Any = self.connection.xread(self._ids, count=self.count, block=block_ms)  # type: ignore[arg-type]
         positions: list[Entry] = []
         events: list[Entry] = []
         full = False

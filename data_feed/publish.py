@@ -21,7 +21,7 @@ def publish(connection: redis.Redis, event: Mapping[str, str], *,
             positions_stream: str = POSITIONS_STREAM, events_stream: str = EVENTS_STREAM) -> str:
     """XADD one event (a flat map of strings) to its stream and return the entry id."""
     stream = stream_for(event, positions_stream, events_stream)
-    return str(connection.xadd(stream, dict(event)))
+    return str(connection.xadd(stream, dict(event)))  # type: ignore[arg-type]
 
 
 def publish_many(connection: redis.Redis, events: Iterable[Mapping[str, str]], *,
@@ -38,9 +38,9 @@ def publish_many(connection: redis.Redis, events: Iterable[Mapping[str, str]], *
     for event in events:
         stream = stream_for(event, positions_stream, events_stream)
         if stream == positions_stream and positions_maxlen:
-            pipe.xadd(stream, dict(event), maxlen=positions_maxlen, approximate=True)
+            pipe.xadd(stream, dict(event), maxlen=positions_maxlen, approximate=True)  # type: ignore[arg-type]
         else:
-            pipe.xadd(stream, dict(event))
+            pipe.xadd(stream, dict(event))  # type: ignore[arg-type]
         pending += 1
         if pending >= batch:
             pipe.execute()

@@ -24,7 +24,7 @@ def _tile(key: str, label: str, value: str, sub: str, tone: str = "") -> html.Di
         html.Div(label, className="tile-label"),
         html.Div(value, className="tile-value"),
         html.Div(sub, className="tile-sub"),
-    ], className=f"tile {tone}".strip(), **{"data-kpi": key})
+    ], className=f"tile {tone}".strip(), **{"data-kpi": key})  # type: ignore[arg-type]
 
 
 def kpi_tiles(kpis: Mapping[str, Any], coverage: Mapping[str, Any], lang: str) -> list[html.Div]:

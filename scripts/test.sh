@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# Create .venv if missing, install the app and test requirements, run every test (browser ones too).
+# Set up and run every test: Chromium (apt, when missing and root), .venv with the app's and the
+# test requirements, then pytest (unit, real redis-server, May calibration, headless browser).
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-wqy-microhei
+  else
+    echo "error: the browser tests need chromium and chromedriver:" >&2
+    echo "  sudo apt-get install chromium chromium-driver fonts-wqy-microhei" >&2
+    exit 1
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "${PYTHON:-python3}" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt -r requirements-test.txt
-TMPDIR=/tmp .venv/bin/python -m pytest -q "$@"
+export TMPDIR="${TMPDIR:-/tmp}"
+exec .venv/bin/python -m pytest -q "$@"

