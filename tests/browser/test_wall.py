@@ -199,3 +199,16 @@ def test_page_survives_server_restart(redis_conn: redis.Redis, redis_url: str,
                          "channel": "wechat", "category": "bin", "lat": "41.11", "lon": "122.05",
                          "checkpoint_id": "cp11"})
     until(browser, lambda d: status_of(d, "cp11") == RANK["open"], 5, "no live updates after recovery")
+
+
+def test_every_resource_is_served_locally_and_no_tiles_are_fetched(
+        redis_conn: redis.Redis, redis_url: str, serve: Callable[..., Served], browser: Any) -> None:
+    served = backfilled(redis_conn, redis_url, serve)
+    open_wall(browser, served)
+    time.sleep(1.5)  # a few ticks
+    urls = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
+        ".concat([document.location.href]);")
+    foreign = [u for u in urls if not (u.startswith(served.url) or u.startswith("data:"))]
+    assert urls and foreign == [], f"fetched from outside the server: {foreign[:5]}"
+    assert not browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-tile")  # GRID_TILE_URL is empty

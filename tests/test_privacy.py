@@ -1,0 +1,55 @@
+"""Personal data (description, reporter_phone) never reaches a public view, API response or log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import plotly
+import pytest
+import redis
+
+from callbacks.wall import tick
+from dashboard import create_app
+from dashboard.app import runtime_of
+from data_feed.publish import publish_many
+from tests.events import CST, iso, report
+
+SECRET_TEXT = "王大妈家楼道堆放杂物 电话见附件"
+SECRET_PHONE = "13912345678"
+
+
+def test_no_personal_data_in_any_public_output(redis_conn: redis.Redis, redis_url: str, tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    from datetime import datetime
+
+    now = time.time()
+    when = iso(datetime.fromtimestamp(now - 80 * 3600, CST))  # overdue: it shows in the alerts too
+    publish_many(redis_conn, [
+        {"type": "checkpoint.registered", "ts": when, "checkpoint_id": "cp1", "category": "lamp",
+         "lat": "41.12", "lon": "122.07", "street_id": "s1"},
+        report("P1", when, channel="web", checkpoint="cp1", priority="hazard", query_code="QC-777",
+               description=SECRET_TEXT, reporter_phone=SECRET_PHONE),
+        report("P2", when, channel="hotline", lat="999", description=SECRET_TEXT, reporter_phone=SECRET_PHONE),
+    ])
+    app = create_app({"REDIS_URL": redis_url, "DATA_DIR": str(tmp_path), "BLOCK_MS": 100})
+    rt = runtime_of(app)
+    try:
+        assert rt.consumer.wait_caught_up(10)
+        deadline = time.time() + 10
+        while "P1" not in rt.state.cases and time.time() < deadline:
+            time.sleep(0.05)
+        assert rt.state.private["P1"]["reporter_phone"] == SECRET_PHONE  # kept, internally
+        client = app.server.test_client()
+        outputs = [client.get(p).get_data(as_text=True) for p in (
+            "/", "/_dash-layout", "/healthz", "/api/v1/kpis?period=all", "/api/v1/alerts", "/api/v1/checkpoints")]
+        for lang in ("zh", "en"):
+            outputs.append(json.dumps(tick(rt, {"lang": lang}, None, time.time()), cls=plotly.utils.PlotlyJSONEncoder))
+        assert "P1" in outputs[4]  # the alert is there ...
+        for text in outputs + [caplog.text]:
+            assert SECRET_PHONE not in text and SECRET_TEXT not in text and "QC-777" not in text
+    finally:
+        rt.stop()
