@@ -2,19 +2,26 @@
 
 Everything cached here lives in ``runtime.cache`` (never in module globals): the snapshot,
 the checkpoint base layer the overlay is diffed against, and when each alert first showed.
+Each base layer's statuses are also written to Redis, so that another process (another
+gunicorn worker) answering the same browser can diff against the base the browser holds
+instead of re-sending the whole layer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from dashboard import views
 from dashboard.runtime import Runtime
+from data_feed.keys import DEFAULT_WALL_BASE_TTL_S, WALL_BASE_PREFIX
 from layouts.map import CLUSTER_THRESHOLD, STATUS_RANK, checkpoint_rows, warden_rows
 
 SNAPSHOT_KEY = "wall.snapshot"
@@ -23,6 +30,12 @@ POINTS_KEY = "wall.points"
 FIRST_SEEN_KEY = "wall.alert_first_seen"
 INSTANCE_KEY = "wall.instance"
 LOCK_KEY = "wall.lock"
+BASES_KEY = "wall.bases"
+
+KNOWN_BASES = 8
+"""Base layers (this process's and other processes') whose statuses are kept for diffing."""
+
+log = logging.getLogger(__name__)
 
 ALERT_LIMIT = 7
 """Alert rows rendered on the wall (the rest are counted as "N more")."""
@@ -71,7 +84,10 @@ class WallSnapshot:
     alert_more: int
     alert_geo: dict[str, list[float]]
     digests: dict[str, str]
+    ranks: dict[str, int] = field(default_factory=dict)
+    points: dict[str, tuple[float, float]] = field(default_factory=dict)
     rendered: dict[tuple[str, str], Any] = field(default_factory=dict)
+    overlays: dict[str, tuple[list[list[Any]], str] | None] = field(default_factory=dict)
 
 
 def _points(runtime: Runtime, version: int) -> dict[str, tuple[float, float]]:
@@ -92,7 +108,58 @@ def _rebase(runtime: Runtime, ranks: dict[str, int], points: dict[str, tuple[flo
         with_ids=not cluster)
     base = Base(f"{instance}-{version}-{int(now)}", dict(ranks), rows, cluster)
     runtime.cache[BASE_KEY] = base
+    _remember(runtime, base.base_id, base.ranks, cluster)
+    try:  # share it: another worker may answer this browser's next tick
+        runtime.redis.set(WALL_BASE_PREFIX + base.base_id, json.dumps({"ranks": base.ranks, "cluster": cluster}),
+                          ex=DEFAULT_WALL_BASE_TTL_S)
+    except (redis.RedisError, OSError) as exc:  # Redis away: other workers will just resend a base
+        log.debug("could not share wall base %s: %s", base.base_id, exc)
     return base
+
+
+def _remember(runtime: Runtime, base_id: str, ranks: dict[str, int], cluster: bool) -> None:
+    known: dict[str, tuple[dict[str, int], bool]] = runtime.cache.setdefault(BASES_KEY, {})
+    known[base_id] = (ranks, cluster)
+    while len(known) > KNOWN_BASES:
+        known.pop(next(iter(known)))
+
+
+def _known_base(runtime: Runtime, base_id: str) -> tuple[dict[str, int], bool] | None:
+    known: dict[str, tuple[dict[str, int], bool]] = runtime.cache.setdefault(BASES_KEY, {})
+    if base_id in known:
+        return known[base_id]
+    try:
+        raw = runtime.redis.get(WALL_BASE_PREFIX + base_id)
+    except (redis.RedisError, OSError):
+        return None
+    if not raw:
+        return None
+    doc = json.loads(raw)
+    _remember(runtime, base_id, doc["ranks"], bool(doc["cluster"]))
+    return known[base_id]
+
+
+def overlay_for(runtime: Runtime, snap: WallSnapshot, base_id: str) -> tuple[list[list[Any]], str] | None:
+    """Overlay rows and digest relative to a base the browser holds, or None to resend a base.
+
+    The browser's base may come from another process; it is found in Redis. None when it is
+    unknown, expired, or too different from the current statuses.
+    """
+    if base_id == snap.base.base_id:
+        return snap.overlay, snap.digests["overlay"]
+    if base_id in snap.overlays:
+        return snap.overlays[base_id]
+    known = _known_base(runtime, base_id)
+    result = None
+    if known is not None:
+        ranks, cluster = known
+        changed = [cid for cid in snap.points if snap.ranks.get(cid, 1) != ranks.get(cid)]
+        limit = min(REBASE_MAX, max(REBASE_MIN, len(snap.points) // 10))
+        if len(changed) <= limit and cluster == snap.base.cluster and len(ranks) <= len(snap.points):
+            rows = checkpoint_rows((cid, *snap.points[cid], snap.ranks.get(cid, 1)) for cid in sorted(changed))
+            result = (rows, digest(rows))
+    snap.overlays[base_id] = result
+    return result
 
 
 def _alerts(runtime: Runtime, now: float, first_build: bool) -> tuple[list[dict[str, Any]], int,
@@ -156,7 +223,7 @@ def build(runtime: Runtime, now: float) -> WallSnapshot:
         key=(version, int(now)), now=now, redis_ok=views.redis_ok(runtime),
         data_age=views.data_age(runtime, now), version=version, base=base, overlay=overlay,
         wardens=wardens, kpis=kpis, coverage=coverage, alert_rows=rows, alert_more=more,
-        alert_geo=geo, digests=digests)
+        alert_geo=geo, digests=digests, ranks=ranks, points=points)
 
 
 def get(runtime: Runtime, now: float) -> WallSnapshot:

@@ -63,11 +63,18 @@ def tick(runtime: Runtime, view: dict[str, Any] | None, have: dict[str, Any] | N
     heartbeat = {"t": round(now, 3), "ok": snap.redis_ok, "age": snap.data_age, "v": snap.version}
     want = {p: snap.digests[p] + ("" if p in ("base", "overlay", "wardens") else ":" + lang)
             for p in PARTS}
+    overlay_rows = snap.overlay
+    held = have.get("base")
+    if held and held != snap.base.base_id:
+        # The browser's base may come from another worker: diff against it when it is known.
+        relative = snapshot.overlay_for(runtime, snap, held)
+        if relative is not None:
+            overlay_rows, want["base"], want["overlay"] = relative[0], held, relative[1]
     fresh = {p for p in PARTS if have.get(p) != want[p]}
     if "base" in fresh:
         fresh.add("overlay")  # the overlay is relative to the base the browser holds
     base = (snap.base.rows, snap.base.cluster) if "base" in fresh else (no_update, no_update)
-    overlay = snap.overlay if "overlay" in fresh else no_update
+    overlay = overlay_rows if "overlay" in fresh else no_update
     wardens = snap.wardens if "wardens" in fresh else no_update
     if "kpi" in fresh:
         tiles, table, round_label = render(runtime, snap, "kpi", lang)

@@ -19,6 +19,12 @@ DEADLETTER_INDEX = "grid:deadletter:index"
 """Hash of ``<stream>/<entry_id>`` already dead-lettered: makes dead-lettering exactly-once
 across processes and restarts."""
 
+WALL_BASE_PREFIX = "grid:wall:base:"
+"""Prefix of the wall's shared base layers (checkpoint statuses as a browser last got them)."""
+
+DEFAULT_WALL_BASE_TTL_S = 6 * 3600
+"""How long a shared wall base layer is kept in Redis."""
+
 DEFAULT_READ_COUNT = 1000
 """Entries fetched per XREAD call (the issue asks for at least 500)."""
 

@@ -55,7 +55,33 @@ def test_large_diff_rebases(redis_conn: redis.Redis, tmp_path: Path) -> None:
     runtime, now = _runtime(redis_conn, tmp_path)
     first = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, None, now), strict=True))
     base = runtime.cache[snapshot.BASE_KEY]  # type: ignore[attr-defined]
-    base.ranks = {cid: 4 for cid in base.ranks}  # pretend everything changed since the base
+    base.ranks.update({cid: 4 for cid in base.ranks})  # pretend everything changed since the base
     runtime.cache.pop(snapshot.SNAPSHOT_KEY)  # type: ignore[attr-defined]
+    redis_conn.delete(*redis_conn.keys("grid:wall:base:*"))  # the shared copy would say otherwise
     out = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, first["have"], now + 2), strict=True))
     assert out["base"] is not dash.no_update and out["overlay"] == []
+
+
+def test_another_worker_diffs_against_the_base_the_browser_holds(redis_conn: redis.Redis,
+                                                                  tmp_path: Path) -> None:
+    reference = load_reference(district.write_reference(tmp_path / "ref"))
+    worker_a = make_runtime(redis_conn, reference)
+    now = time.time()
+    feed(redis_conn, worker_a, district.events(300, now, cases=10, wardens=5))
+    worker_b = make_runtime(redis_conn, reference)  # a second process: its own state and cache
+    feed(redis_conn, worker_b, [])
+    first = dict(zip(NAMES, tick(worker_a, {"lang": "zh"}, None, now), strict=True))
+    _, lat, lon = district.checkpoint_position(300, 7)
+    for worker in (worker_a, worker_b):
+        feed(redis_conn, worker, [{"type": "case.reported", "ts": district.iso(now), "case_id": "X7",
+                                   "channel": "web", "category": "lamp", "lat": str(lat), "lon": str(lon),
+                                   "checkpoint_id": "cp7"}] if worker is worker_a else [])
+    on_b = dict(zip(NAMES, tick(worker_b, {"lang": "zh"}, first["have"], now + 1), strict=True))
+    assert on_b["base"] is dash.no_update, "worker B re-sent the whole layer"
+    assert on_b["overlay"] == [[round(lon, 5), round(lat, 5), 2, "cp7"]]
+    assert on_b["have"]["base"] == first["have"]["base"]
+    # an unknown (expired) base is answered with a fresh one
+    redis_conn.delete(*redis_conn.keys("grid:wall:base:*"))
+    stranger = dict(first["have"], base="gone-1-1")
+    fresh = dict(zip(NAMES, tick(worker_b, {"lang": "zh"}, stranger, now + 2), strict=True))
+    assert fresh["base"] is not dash.no_update and len(fresh["base"]) == 300
