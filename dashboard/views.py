@@ -113,7 +113,7 @@ def alerts(runtime: Runtime, now: float, limit: int | None = None) -> list[dict[
         for case_id in state.open_cases:
             case = state.cases[case_id]
             colour = case.colour(now, near)
-            if colour == "green" and case.priority != "hazard":
+            if colour == "green":  # not near its deadline yet (hazards show on the map at once)
                 continue
             out.append({
                 "case_id": case.case_id,

@@ -81,13 +81,17 @@ def _rate_cell(rate: float | None, num: Any, den: Any, lang: str) -> html.Td:
                     html.Span(_ratio(num, den), className="ratio")], className="num")
 
 
-def street_table(rows: Sequence[Mapping[str, Any]], lang: str) -> html.Table:
+STREET_ROWS = 12
+"""Streets listed on the wall (a city has hundreds): the best ranked; the rest are counted."""
+
+
+def street_table(rows: Sequence[Mapping[str, Any]], lang: str, limit: int = STREET_ROWS) -> html.Table:
     """The per-street table: rank, name, accepted today/month, rates with n/d, overdue, patrol."""
     cols = ("rank", "street", "today", "month", "closure", "on_time", "satisfaction",
             "overdue", "coverage")
     head = html.Thead(html.Tr([html.Th(t(f"col.{c}", lang), className=f"col-{c}") for c in cols]))
     body = []
-    for row in rows:
+    for row in rows[:limit]:
         m, d, c = row["month"], row["today"], row["coverage"]
         overdue = int(d.get("overdue") or m.get("overdue") or 0)
         body.append(html.Tr([
@@ -101,6 +105,9 @@ def street_table(rows: Sequence[Mapping[str, Any]], lang: str) -> html.Table:
             html.Td(str(overdue), className="num overdue" + (" hot" if overdue else "")),
             _rate_cell(c.get("rate"), c.get("covered"), c.get("registered"), lang),
         ], **{"data-street": row["street_id"]}))
+    if len(rows) > limit:
+        body.append(html.Tr(html.Td(t("streets.more", lang, n=len(rows) - limit), colSpan=len(cols),
+                                    className="streets-more")))
     return html.Table([head, html.Tbody(body)], className="streets")
 
 

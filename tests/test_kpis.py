@@ -197,3 +197,11 @@ def test_last_state_follows_event_time_not_arrival(redis_conn: redis.Redis) -> N
     k1, k2 = rt.state.cases["K1"], rt.state.cases["K2"]
     assert k1.state == "closed" and k1.returned_count == 1 and k1.closed_at is not None
     assert k2.state == "returned" and "K2" in rt.state.open_cases and "K1" not in rt.state.open_cases
+
+
+def test_a_fresh_hazard_is_not_an_alert_until_near_its_deadline(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn)  # hazard limit 4 h
+    reported = datetime(2026, 5, 20, 8, tzinfo=CST).timestamp()
+    feed(redis_conn, rt, [report("H", t("08:00"), priority="hazard"), report("N", t("08:00", "2026-05-10"))])
+    assert [a["case_id"] for a in views.alerts(rt, reported + 3600)] == ["N"]
+    assert [a["case_id"] for a in views.alerts(rt, reported + 3.5 * 3600)] == ["H", "N"]

@@ -5,8 +5,9 @@
   "use strict";
 
   // Per-page state of the update loop (this browser tab only).
+  var DENSE_WARDENS = 2000;  // more wardens than this: drawn as small dots
   var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true,
-               drawn: { base: {}, changes: {} }, wardensDrawn: 0 };
+               drawn: { base: {}, changes: {} }, wardensDrawn: 0, wardenCount: 0 };
   // What the layers last drew, per checkpoint id (tests and operators can ask the page).
   loop.statusOf = function (id) {
     return id in loop.drawn.changes ? loop.drawn.changes[id] : loop.drawn.base[id];
@@ -91,12 +92,16 @@
     var h = context.hideout || {};
     var silent = feature.properties.s === 1;
     var k = scale();
+    // A city's thousands of wardens as full-size dots would bury the checkpoint clusters:
+    // past DENSE_WARDENS they shrink to small unoutlined dots (still one per warden).
+    var dense = loop.wardenCount > DENSE_WARDENS;
     loop.wardensDrawn += 1;
     return L.circleMarker(latlng, {
       pane: h.pane || "overlayPane",
-      radius: 5 * k,
+      radius: (dense ? 1.6 : 5) * k,
       fillColor: (h.colors || [])[silent ? 1 : 0] || "#3bf",
-      fillOpacity: silent ? 0.6 : 1,
+      fillOpacity: silent ? 0.6 : (dense ? 0.7 : 1),
+      stroke: !dense,
       color: silent ? "#9aa4ad" : "#ffffff",
       weight: 2 * k,
       dashArray: silent ? "2 2" : null,
@@ -238,7 +243,11 @@
 
   function baseFeatures(rows) { loop.drawn.base = {}; return features(rows); }
   function changeFeatures(rows) { loop.drawn.changes = {}; return features(rows); }
-  function wardenFeatures(rows) { loop.wardensDrawn = 0; return features(rows); }
+  function wardenFeatures(rows) {
+    loop.wardensDrawn = 0;
+    loop.wardenCount = rows ? rows.length : 0;
+    return features(rows);
+  }
 
   function flyTo(clicks, geo) {
     var ctx = dash_clientside.callback_context;

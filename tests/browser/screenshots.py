@@ -5,18 +5,21 @@ It starts an embedded Redis, fills it with the district simulator (``--source si
 default: ``--preset district --seed 1 --days 3``, reference files in a temp folder) or with the
 synthetic test district (``--source synthetic --checkpoints 3319``) and serves the app locally.
 
-The clustered 100k view: ``--preset megacity --days 0.25 --sizes 1080p --modes kiosk
---name wall-100k-cluster.png``.
+The clustered 100k view: ``--preset megacity --days 1 --sizes 1080p --modes kiosk
+--name wall-100k-cluster.png`` (``--days 0.25`` is quicker but shows no overdue case yet).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from redis import Redis
 from selenium import webdriver
 from werkzeug.serving import make_server
 
@@ -40,7 +43,7 @@ def print_payloads(driver: webdriver.Chrome) -> None:
               f"{steady[len(steady) // 2]} B max={steady[-1]} B")
 
 
-def fill(redis: object, args: argparse.Namespace, work: Path) -> Path:
+def fill(redis: Redis, args: argparse.Namespace, work: Path) -> Path:
     """Write the reference files and the history into Redis; return the reference folder."""
     if args.source == "synthetic":
         from data_feed.publish import publish_many
@@ -112,6 +115,7 @@ def main() -> None:
     while not runtime.state.version and time.time() - started < 600:
         time.sleep(0.2)
     print(f"applied {runtime.consumer.status.entries} entries in {time.time() - started:.1f}s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request log per tick
     server = make_server("127.0.0.1", args.port, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -137,6 +141,7 @@ def main() -> None:
         server.shutdown()
         runtime.stop()
         redis.shutdown(nosave=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
