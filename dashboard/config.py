@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_LIMIT_HOURS": "72,24,4",
     "NEAR_DEADLINE_FRACTION": 0.8,
     "STALE_AFTER_S": 30,
+    "TICK_MS": 500,
     "WARDEN_SILENT_S": 300,
     "START_CONSUMER": True,
     "EMBEDDED_PORT": 0,
@@ -66,6 +67,7 @@ class Config:
     default_limit_hours: dict[str, float]
     near_deadline_fraction: float
     stale_after_s: float
+    tick_ms: int
     warden_silent_s: float
     start_consumer: bool
     embedded_port: int
@@ -170,6 +172,7 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         default_limit_hours=_limits(raw),
         near_deadline_fraction=_number(raw, "NEAR_DEADLINE_FRACTION", float, 0.0, 1.0),
         stale_after_s=_number(raw, "STALE_AFTER_S", float, 1),
+        tick_ms=_number(raw, "TICK_MS", int, 200, 10000),
         warden_silent_s=_number(raw, "WARDEN_SILENT_S", float, 1),
         start_consumer=_bool(raw, "START_CONSUMER"),
         embedded_port=_number(raw, "EMBEDDED_PORT", int, 0, 65535),

@@ -5,7 +5,7 @@ from __future__ import annotations
 URL = "url"
 """dcc.Location: reads ``?kiosk=1`` and ``?lang=en``."""
 TICK = "tick"
-"""dcc.Interval driving the 1 s update loop, the clock and the freshness badge."""
+"""dcc.Interval driving the update loop (GRID_TICK_MS), the clock and the freshness badge."""
 TICK_REQUEST = "tick-request"
 """Store written by the client-side gate: one server tick at a time, never overlapping."""
 VIEW = "view"

@@ -14,10 +14,6 @@ from layouts.map import legend, wall_map
 if TYPE_CHECKING:
     from dashboard.runtime import Runtime
 
-TICK_MS = 1000
-"""Update loop period."""
-
-
 def _label(key: str, lang: str, tag: Callable[..., Any] = html.Span, **kwargs: Any) -> Any:
     return tag(t(key, lang), id={"type": ids.I18N, "key": key}, **kwargs)
 
@@ -87,7 +83,7 @@ def wall_layout(runtime: Runtime) -> html.Div:
     ], className="side")
     return html.Div([
         dcc.Location(id=ids.URL, refresh=False),
-        dcc.Interval(id=ids.TICK, interval=TICK_MS, n_intervals=0),
+        dcc.Interval(id=ids.TICK, interval=cfg.tick_ms, n_intervals=0),
         dcc.Store(id=ids.TICK_REQUEST),
         dcc.Store(id=ids.VIEW),
         dcc.Store(id=ids.HAVE),
