@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "STREAM_EVENTS": keys.EVENTS_STREAM,
     "STREAM_DEADLETTER": keys.DEADLETTER_STREAM,
     "LATE_WINDOW_S": keys.DEFAULT_LATE_WINDOW_S,
+    "DEDUPE_WINDOW_S": keys.DEFAULT_DEDUPE_WINDOW_S,
     "POSITION_LOOKBACK_S": keys.DEFAULT_POSITION_LOOKBACK_S,
     "READ_COUNT": keys.DEFAULT_READ_COUNT,
     "BLOCK_MS": keys.DEFAULT_BLOCK_MS,
@@ -60,6 +61,7 @@ class Config:
     events_stream: str
     deadletter_stream: str
     late_window_s: float
+    dedupe_window_s: float
     position_lookback_s: float
     read_count: int
     block_ms: int
@@ -165,6 +167,7 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         events_stream=str(raw["STREAM_EVENTS"]),
         deadletter_stream=str(raw["STREAM_DEADLETTER"]),
         late_window_s=_number(raw, "LATE_WINDOW_S", float, 0),
+        dedupe_window_s=_number(raw, "DEDUPE_WINDOW_S", float, 0),
         position_lookback_s=_number(raw, "POSITION_LOOKBACK_S", float, 0),
         read_count=_number(raw, "READ_COUNT", int, 1),
         block_ms=_number(raw, "BLOCK_MS", int, 1, 60000),

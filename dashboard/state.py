@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -119,7 +119,9 @@ class State:
         self.private: dict[str, dict[str, str]] = {}
         self.quality = Quality()
         self.unknown_categories: set[str] = set()
-        self._seen_ids: set[str] = set()
+        # event_id -> entry ms, and the same in arrival order, for a bounded dedupe window
+        self._seen_ids: dict[str, int] = {}
+        self._seen_order: deque[tuple[int, str]] = deque()
         self._pending: dict[str, list[Pending]] = {}
         self._case_hints: dict[str, str] = {}
         self._round: Round | None = None
@@ -155,6 +157,8 @@ class State:
             horizon = max(newest, clock_ms or 0)
             if self._pending and horizon:
                 self._expire_pending(horizon, rejected)
+            if self._seen_order and newest:
+                self._forget_old_ids(newest)
             if positions or events or rejected:
                 self.version += 1
                 if newest:
@@ -198,23 +202,48 @@ class State:
             case_id = event.data["case_id"]
             self._pending.setdefault(case_id, []).append(Pending(entry, event, entry_ms(entry_id)))
             self.quality.held_late += 1
-            if event.event_id is not None:
-                self._seen_ids.add(event.event_id)
+            self._seen(event.event_id, entry_id)
             return
-        try:
-            self._handlers[event.type](event)
-        except MalformedEvent as exc:
-            rejected.append((stream, entry_id, fields, str(exc)))
+        if not self._handle(event, entry, rejected):
             return
         if event.type in _CASE_TYPES or event.type == _REPORTED:
             self.case_version += 1
-        if event.event_id is not None:
-            self._seen_ids.add(event.event_id)
+        self._seen(event.event_id, entry_id)
         self.quality.applied += 1
         if event.type == _REPORTED:
             waiting = self._pending.pop(event.data["case_id"], None)
             if waiting:
                 self._release(waiting, entry_ms(entry_id), rejected)
+
+    def _handle(self, event: Event, entry: Entry, rejected: list[Rejection]) -> bool:
+        """Run the event's handler; a rejection or an internal error dead-letters the entry."""
+        try:
+            self._handlers[event.type](event)
+        except MalformedEvent as exc:
+            rejected.append((entry[0], entry[1], entry[2], str(exc)))
+            return False
+        except Exception as exc:  # a bug must not stall the stream on one entry forever
+            # Type only: an exception's text could quote a field value (personal data).
+            log.error("internal error applying %s %s: %s", entry[0], entry[1], type(exc).__name__)
+            rejected.append((entry[0], entry[1], entry[2],
+                             f"internal error while applying ({type(exc).__name__}); please report it"))
+            return False
+        return True
+
+    def _seen(self, event_id: str | None, entry_id: str) -> None:
+        if event_id is not None:
+            ms = entry_ms(entry_id)
+            self._seen_ids[event_id] = ms
+            self._seen_order.append((ms, event_id))
+
+    def _forget_old_ids(self, horizon_ms: int) -> None:
+        """Drop event ids older than the dedupe window (producers retry within minutes)."""
+        oldest = horizon_ms - self.config.dedupe_window_s * 1000
+        order = self._seen_order
+        while order and order[0][0] < oldest:
+            ms, event_id = order.popleft()
+            if self._seen_ids.get(event_id) == ms:
+                del self._seen_ids[event_id]
 
     def _release(self, waiting: list[Pending], report_ms: int, rejected: list[Rejection]) -> None:
         window_ms = self.config.late_window_s * 1000
@@ -223,10 +252,7 @@ class State:
             if report_ms - p.entry_ms > window_ms:
                 rejected.append((stream, entry_id, fields, self._late_reason(p)))
                 continue
-            try:
-                self._handlers[p.event.type](p.event)
-            except MalformedEvent as exc:
-                rejected.append((stream, entry_id, fields, str(exc)))
+            if not self._handle(p.event, p.entry, rejected):
                 continue
             self.quality.applied += 1
             self.quality.late_applied += 1

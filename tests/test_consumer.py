@@ -191,3 +191,33 @@ def test_consumer_survives_redis_restart_and_resumes(redis_process: RedisProcess
     finally:
         rt.stop()
     assert os.path.exists(redis_process.folder)
+
+
+def test_dedupe_window_bounds_memory_by_stream_time(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn, DEDUPE_WINDOW_S=60)
+    now_ms = int(time.time() * 1000)
+    rep = report("K1", t("08:00"), event_id="e-1")
+    redis_conn.xadd("grid:events", rep, id=f"{now_ms - 3_600_000}-0")  # an hour ago
+    redis_conn.xadd("grid:events", case_event("returned", "K1", t("09:00"), event_id="e-2"),
+                    id=f"{now_ms - 30_000}-0")
+    redis_conn.xadd("grid:events", case_event("returned", "K1", t("09:00"), event_id="e-2"),
+                    id=f"{now_ms - 20_000}-0")  # retried within the window: ignored
+    drain(rt)
+    assert rt.state.cases["K1"].returned_count == 1
+    assert "e-1" not in rt.state._seen_ids and "e-2" in rt.state._seen_ids  # the hour-old id was forgotten
+
+
+def test_an_internal_error_dead_letters_the_entry_and_the_stream_goes_on(
+        redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    rt = make_runtime(redis_conn)
+
+    def broken(event: object) -> None:
+        raise KeyError("13800000000")  # a bug whose message happens to quote a value
+
+    monkeypatch.setitem(rt.state._handlers, "case.escalated", broken)
+    feed(redis_conn, rt, [report("K1", t("08:00")), case_event("escalated", "K1", t("08:10")),
+                          case_event("closed", "K1", t("09:00"))])
+    assert rt.state.cases["K1"].state == "closed"
+    dead = redis_conn.xrange("grid:deadletter")
+    assert len(dead) == 1 and dead[0][1]["error"].startswith("internal error while applying (KeyError)")
+    assert "13800000000" not in caplog.text and "13800000000" not in dead[0][1]["error"]
