@@ -90,7 +90,9 @@ class WallSnapshot:
     overlays: dict[str, tuple[list[list[Any]], str] | None] = field(default_factory=dict)
 
 
-def _points(runtime: Runtime, version: int) -> dict[str, tuple[float, float]]:
+def _points(runtime: Runtime) -> dict[str, tuple[float, float]]:
+    # Keyed on the registry version: checkpoints register rarely, everything else changes often.
+    version = runtime.state.registry_version
     cached = runtime.cache.get(POINTS_KEY)
     if cached is not None and cached[0] == version:
         return cached[1]  # type: ignore[no-any-return]
@@ -192,7 +194,7 @@ def build(runtime: Runtime, now: float) -> WallSnapshot:
     """Build the snapshot for ``now`` (callers go through :func:`get`)."""
     version = int(runtime.state.version)
     first_build = runtime.cache.get(SNAPSHOT_KEY) is None
-    points = _points(runtime, version)
+    points = _points(runtime)
     statuses = views.checkpoint_statuses(runtime, now)
     ranks = {cid: STATUS_RANK.get(status, STATUS_RANK["pending"]) for cid, status in statuses.items()}
     base: Base | None = runtime.cache.get(BASE_KEY)

@@ -38,6 +38,7 @@ PRIVATE_FIELDS = PERSONAL_FIELDS | {"query_code"}
 """Fields kept only in the internal store, never in the public case record."""
 
 _CASE_TYPES = frozenset(str(t) for t in CASE_TYPES)
+_UNCOUNTED = object()  # "not registered before": nothing to move away from
 _REPORTED = EventType.CASE_REPORTED.value
 
 
@@ -108,6 +109,7 @@ class State:
         self.lock = threading.RLock()
         self.version = 0
         self.case_version = 0  # bumped only when a case changes: KPI caches key on it
+        self.registry_version = 0  # bumped when a checkpoint is registered or moves
         self.last_event_at: float | None = None
         self.checkpoints: dict[str, Checkpoint] = {}
         self.wardens: dict[str, tuple[float, float, float]] = {}
@@ -116,6 +118,10 @@ class State:
         self.ratings_by_day: dict[date, set[str]] = defaultdict(set)
         self.open_cases: set[str] = set()
         self.coverage: dict[tuple[date, str], set[str]] = defaultdict(set)
+        # counters kept as events arrive, so a wall tick never loops over every checkpoint
+        self.registered_by_street: dict[str | None, int] = defaultdict(int)
+        self.covered_by_street: dict[tuple[date, str], dict[str | None, int]] = defaultdict(
+            lambda: defaultdict(int))
         self.private: dict[str, dict[str, str]] = {}
         self.quality = Quality()
         self.unknown_categories: set[str] = set()
@@ -297,6 +303,7 @@ class State:
         cp = self.checkpoints.get(d["checkpoint_id"])
         if cp is None:
             cp = self.checkpoints[d["checkpoint_id"]] = Checkpoint(d["checkpoint_id"])
+        old_street = cp.street_id if cp.registered else _UNCOUNTED
         cp.category = d["category"]
         cp.lat, cp.lon = d["lat"], d["lon"]
         cp.registered = True
@@ -310,6 +317,23 @@ class State:
             cp.grid_id = cp.grid_id or grid
         if cp.category not in self.reference.categories:
             self._limit_for(cp.category, "normal")
+        self.registry_version += 1
+        if old_street != cp.street_id:
+            self._recount(cp, old_street)
+
+    def _recount(self, cp: Checkpoint, old_street: str | None | object) -> None:
+        """Move a checkpoint's registered and covered counts to its (new) street."""
+        if old_street is not _UNCOUNTED:
+            self.registered_by_street[old_street] -= 1  # type: ignore[index]
+        self.registered_by_street[cp.street_id] += 1
+        if cp.last_inspected_at is None:
+            return  # never inspected: in no round's coverage (the usual case for a new checkpoint)
+        for key, ids in self.coverage.items():
+            if cp.checkpoint_id in ids:
+                counts = self.covered_by_street[key]
+                if old_street is not _UNCOUNTED:
+                    counts[old_street] -= 1  # type: ignore[index]
+                counts[cp.street_id] += 1
 
     def _on_inspection(self, event: Event) -> None:
         d = event.data
@@ -324,7 +348,11 @@ class State:
         rnd = self._round
         if rnd is None or not (rnd.start <= event.ts < rnd.end):
             rnd = self._round = self.rounds.round_at(event.ts)  # rounds change rarely: cache
-        self.coverage[rnd.key].add(cp.checkpoint_id)
+        covered = self.coverage[rnd.key]
+        if cp.checkpoint_id not in covered:
+            covered.add(cp.checkpoint_id)
+            if cp.registered:  # unregistered ones are counted when they register
+                self.covered_by_street[rnd.key][cp.street_id] += 1
         case_id = d.get("case_id")
         if case_id:
             case = self.cases.get(case_id)

@@ -7,7 +7,6 @@ page and a test agree on the clock.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -78,30 +77,25 @@ def _wall_kpis(runtime: Runtime, now: float) -> dict[str, Any]:
 
 
 def patrol_coverage(runtime: Runtime, now: float) -> dict[str, Any]:
-    """Share of registered checkpoints inspected in the current round, district and per street."""
+    """Share of registered checkpoints inspected in the current round, district and per street.
+
+    Read from counters the state keeps as events arrive: no loop over the checkpoints.
+    """
     state = runtime.state
     rnd = state.rounds.round_at(now)
-    per_street: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     with state.lock:
-        covered_ids = state.coverage.get(rnd.key, set())
-        covered = registered = 0
-        for cp in state.checkpoints.values():
-            if not cp.registered:
-                continue
-            rec = per_street[cp.street_id or kpis.UNASSIGNED]
-            rec[1] += 1
-            registered += 1
-            if cp.checkpoint_id in covered_ids:
-                rec[0] += 1
-                covered += 1
+        registered = dict(state.registered_by_street)
+        covered = dict(state.covered_by_street.get(rnd.key, {}))
 
     def fmt(c: int, r: int) -> dict[str, Any]:
         return {"covered": c, "registered": r, "rate": c / r if r else None}
 
-    streets = {sid: fmt(*per_street.get(sid, [0, 0])) for sid in runtime.reference.streets}
-    streets.update({sid: fmt(*v) for sid, v in per_street.items()})
+    streets = {sid: fmt(0, 0) for sid in runtime.reference.streets}
+    for sid, count in registered.items():
+        if count:
+            streets[sid or kpis.UNASSIGNED] = fmt(covered.get(sid, 0), count)
     return {"round": {"name": rnd.name, "start": _iso(rnd.start, runtime), "end": _iso(rnd.end, runtime)},
-            "district": fmt(covered, registered), "streets": streets}
+            "district": fmt(sum(covered.values()), sum(registered.values())), "streets": streets}
 
 
 def alerts(runtime: Runtime, now: float, limit: int | None = None) -> list[dict[str, Any]]:

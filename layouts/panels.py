@@ -81,7 +81,7 @@ def _rate_cell(rate: float | None, num: Any, den: Any, lang: str) -> html.Td:
                     html.Span(_ratio(num, den), className="ratio")], className="num")
 
 
-STREET_ROWS = 12
+STREET_ROWS = 8
 """Streets listed on the wall (a city has hundreds): the best ranked; the rest are counted."""
 
 

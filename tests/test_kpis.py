@@ -205,3 +205,27 @@ def test_a_fresh_hazard_is_not_an_alert_until_near_its_deadline(redis_conn: redi
     feed(redis_conn, rt, [report("H", t("08:00"), priority="hazard"), report("N", t("08:00", "2026-05-10"))])
     assert [a["case_id"] for a in views.alerts(rt, reported + 3600)] == ["N"]
     assert [a["case_id"] for a in views.alerts(rt, reported + 3.5 * 3600)] == ["H", "N"]
+
+
+def test_patrol_coverage_counts_per_round_and_street(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn)  # rounds split at 12:00
+    cps = [{"type": "checkpoint.registered", "ts": t("07:00"), "checkpoint_id": f"cp{n}", "category": "lamp",
+            "lat": "41.12", "lon": "122.07", "street_id": "s1" if n < 3 else "s2"} for n in range(5)]
+    insp = [{"type": "inspection.completed", "ts": t(clock), "checkpoint_id": cp, "warden_id": "w", "result": "ok"}
+            for cp, clock in (("cp0", "08:00"), ("cp0", "09:00"), ("cp1", "11:59"), ("cp3", "12:00"),
+                              ("cp9", "08:30"))]  # cp9 is inspected before it registers
+    late = [{"type": "checkpoint.registered", "ts": t("10:00"), "checkpoint_id": "cp9", "category": "lamp",
+             "lat": "41.12", "lon": "122.07", "street_id": "s2"},
+            # cp4 moves from s2 to s1 after its morning inspection
+            {"type": "inspection.completed", "ts": t("10:30"), "checkpoint_id": "cp4", "warden_id": "w",
+             "result": "ok"},
+            {"type": "checkpoint.registered", "ts": t("10:45"), "checkpoint_id": "cp4", "category": "lamp",
+             "lat": "41.12", "lon": "122.07", "street_id": "s1"}]
+    feed(redis_conn, rt, cps + insp + late)
+    morning = views.patrol_coverage(rt, datetime(2026, 5, 20, 11, tzinfo=CST).timestamp())
+    assert morning["round"]["name"] == "am"
+    assert morning["district"] == {"covered": 4, "registered": 6, "rate": 4 / 6}  # cp0 cp1 cp9 cp4
+    assert morning["streets"]["s1"] == {"covered": 3, "registered": 4, "rate": 0.75}  # cp0 cp1 cp4
+    assert morning["streets"]["s2"] == {"covered": 1, "registered": 2, "rate": 0.5}  # cp9 (cp3: afternoon)
+    afternoon = views.patrol_coverage(rt, datetime(2026, 5, 20, 13, tzinfo=CST).timestamp())
+    assert afternoon["round"]["name"] == "pm" and afternoon["district"]["covered"] == 1
