@@ -2,8 +2,8 @@
 
 One :class:`State` per process, built only from the streams (so every process converges on
 the same picture). The consumer thread calls :meth:`State.apply_batch`; request threads read
-under :attr:`State.lock`. Cases are indexed by district day so KPIs can be asked for any
-period (not only live counters).
+under :attr:`State.lock`. KPI counters are kept per district day and group as events arrive
+(:mod:`dashboard.tallies`), so KPIs can be asked for any period, not only live counters.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,6 +20,7 @@ from dashboard.cases import Case, CaseState
 from dashboard.config import Config
 from dashboard.periods import Round, RoundClock, district_day
 from dashboard.reference import Reference
+from dashboard.tallies import Tallies, contribution
 from data_feed.consumer import Entry, Rejection
 from data_feed.contract import (
     CASE_TYPES,
@@ -114,8 +114,6 @@ class State:
         self.checkpoints: dict[str, Checkpoint] = {}
         self.wardens: dict[str, tuple[float, float, float]] = {}
         self.cases: dict[str, Case] = {}
-        self.cases_by_day: dict[date, list[Case]] = defaultdict(list)
-        self.ratings_by_day: dict[date, set[str]] = defaultdict(set)
         self.open_cases: set[str] = set()
         self.coverage: dict[tuple[date, str], set[str]] = defaultdict(set)
         # counters kept as events arrive, so a wall tick never loops over every checkpoint
@@ -124,6 +122,7 @@ class State:
             lambda: defaultdict(int))
         self.private: dict[str, dict[str, str]] = {}
         self.quality = Quality()
+        self.tallies = Tallies()
         self.unknown_categories: set[str] = set()
         # event_id -> entry ms, and the same in arrival order, for a bounded dedupe window
         self._seen_ids: dict[str, int] = {}
@@ -222,9 +221,17 @@ class State:
                 self._release(waiting, entry_ms(entry_id), rejected)
 
     def _handle(self, event: Event, entry: Entry, rejected: list[Rejection]) -> bool:
-        """Run the event's handler; a rejection or an internal error dead-letters the entry."""
+        """Run the event's handler; a rejection or an internal error dead-letters the entry.
+
+        Around a case event, the case's KPI contribution is taken before and after, and the
+        tallies shifted by the difference.
+        """
+        case_id = event.data.get("case_id") if event.type in _CASE_TYPES or event.type == _REPORTED else None
         try:
+            before = contribution(self.cases.get(case_id)) if case_id else None
             self._handlers[event.type](event)
+            if case_id:
+                self.tallies.shift(before, contribution(self.cases.get(case_id)))  # type: ignore[arg-type]
         except MalformedEvent as exc:
             rejected.append((entry[0], entry[1], entry[2], str(exc)))
             return False
@@ -380,12 +387,11 @@ class State:
             case.street_id = case.street_id or street
             case.community_id = case.community_id or community
             case.grid_id = case.grid_id or grid
-        case.day = day = district_day(event.ts, self.config.tz)
+        case.day = district_day(event.ts, self.config.tz)
         private = {k: d[k] for k in PRIVATE_FIELDS if k in d}
         if private:
             self.private[case_id] = private
         self.cases[case_id] = case
-        self.cases_by_day[day].append(case)
         self.open_cases.add(case_id)
         if cp is not None:
             cp.open_cases.add(case_id)
@@ -454,28 +460,12 @@ class State:
     def _on_rated(self, event: Event) -> None:
         d = event.data
         case = self.cases[d["case_id"]]
-        if case.rating_day is not None:
-            self.ratings_by_day[case.rating_day].discard(case.case_id)
         case.rated_at = event.ts
-        case.rating_day = day = district_day(event.ts, self.config.tz)
+        case.rating_day = district_day(event.ts, self.config.tz)
         case.satisfied = d["satisfied"]
         case.score = d.get("score")
-        self.ratings_by_day[day].add(case.case_id)
 
     # ---------------------------------------------------------------- reads
-    def cases_in(self, start: date | None, end: date | None) -> Iterable[Case]:
-        """Cases reported on district days from ``start`` to ``end`` inclusive."""
-        for day, cases in self.cases_by_day.items():
-            if (start is None or day >= start) and (end is None or day <= end):
-                yield from cases
-
-    def rated_in(self, start: date | None, end: date | None) -> Iterable[Case]:
-        """Cases whose latest rating falls on district days from ``start`` to ``end``."""
-        for day, ids in self.ratings_by_day.items():
-            if (start is None or day >= start) and (end is None or day <= end):
-                for case_id in ids:
-                    yield self.cases[case_id]
-
     def checkpoint_status(self, cp: Checkpoint, now: float, round_start: float) -> str:
         """Status of one checkpoint: hazard, overdue, open, ok or pending."""
         if cp.open_cases:

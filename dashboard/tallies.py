@@ -1,0 +1,113 @@
+"""KPI tallies kept as events arrive: counters per district day and group.
+
+Every case contributes a row of counters (accepted, self-handled, …) to the day it was
+reported, in each of its groups (district, street, community, the departments it was
+dispatched to); its latest rating contributes (rated, satisfied) to the day of the rating.
+When an event changes a case, its old contribution is taken out and the new one put in, so
+a KPI query for any period sums a few counters per day instead of scanning cases, and the
+cost of an event does not grow with the history.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from dashboard.cases import Case, CaseState
+from data_feed.contract import CITIZEN_CHANNELS
+
+UNASSIGNED = "unassigned"
+"""Group key for cases whose street/community could not be determined."""
+
+CASE_COUNTS = ("accepted", "self_handled", "mobile_disposal", "citizen_reported", "closed",
+               "on_time_closed", "returned")
+"""Counters a case adds to the day it was reported."""
+
+RATING_COUNTS = ("rated", "satisfied")
+"""Counters a rating adds to the day it was given."""
+
+Group = tuple[str, str]
+"""(level, key): ("district", ""), ("streets", id), ("communities", id) or ("departments", id)."""
+
+Contribution = tuple[tuple[date, tuple[Group, ...], tuple[int, ...]] | None,
+                     tuple[date, tuple[Group, ...], tuple[int, ...]] | None]
+"""What one case adds: (report-day counters, rating-day counters); None where nothing."""
+
+DISTRICT: Group = ("district", "")
+
+
+def groups_of(case: Case) -> tuple[Group, ...]:
+    """Every group a case counts in."""
+    return (DISTRICT, ("streets", case.street_id or UNASSIGNED),
+            ("communities", case.community_id or UNASSIGNED),
+            *(("departments", d) for d in sorted(case.departments)))
+
+
+def contribution(case: Case | None) -> Contribution:
+    """The counters a case adds now, by the contract's definitions (voided: nothing)."""
+    if case is None or case.state is CaseState.VOIDED or case.day is None:
+        return None, None
+    closed = case.state is CaseState.CLOSED
+    flags = (1,
+             int("department" not in case.dispatched_types),
+             int("mobile_team" in case.dispatched_types),
+             int(case.channel in CITIZEN_CHANNELS),
+             int(closed),
+             int(closed and case.closed_at is not None and case.closed_at <= case.deadline),
+             int(case.returned_count > 0))
+    groups = groups_of(case)
+    rating = None
+    if case.rating_day is not None:
+        rating = (case.rating_day, groups, (1, int(bool(case.satisfied))))
+    return (case.day, groups, flags), rating
+
+
+class Tallies:
+    """Counters per district day and group, for cases (by report day) and ratings (by rating day)."""
+
+    def __init__(self) -> None:
+        self.cases: dict[date, dict[Group, list[int]]] = defaultdict(dict)
+        self.ratings: dict[date, dict[Group, list[int]]] = defaultdict(dict)
+
+    def shift(self, before: Contribution, after: Contribution) -> None:
+        """Replace a case's old contribution by its new one."""
+        if before == after:
+            return
+        for table, old, new in ((self.cases, before[0], after[0]), (self.ratings, before[1], after[1])):
+            if old == new:
+                continue
+            if old is not None:
+                self._add(table, old, -1)
+            if new is not None:
+                self._add(table, new, 1)
+
+    @staticmethod
+    def _add(table: dict[date, dict[Group, list[int]]],
+             part: tuple[date, tuple[Group, ...], tuple[int, ...]], sign: int) -> None:
+        day, groups, values = part
+        cells = table[day]
+        for group in groups:
+            cell = cells.get(group)
+            if cell is None:
+                cell = cells[group] = [0] * len(values)
+            for i, v in enumerate(values):
+                if v:
+                    cell[i] += sign * v
+
+    def totals(self, start: date | None, end: date | None) -> tuple[dict[Group, list[int]], dict[Group, list[int]]]:
+        """Summed case and rating counters per group over district days ``start``..``end``."""
+        out = []
+        for table in (self.cases, self.ratings):
+            summed: dict[Group, list[int]] = {}
+            for day, cells in table.items():
+                if (start is not None and day < start) or (end is not None and day > end):
+                    continue
+                for group, cell in cells.items():
+                    acc = summed.get(group)
+                    if acc is None:
+                        summed[group] = list(cell)
+                    else:
+                        for i, v in enumerate(cell):
+                            acc[i] += v
+            out.append(summed)
+        return out[0], out[1]

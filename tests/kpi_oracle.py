@@ -1,0 +1,45 @@
+"""An independent, deliberately naive KPI computation: scan every case, apply the contract's
+definitions literally. The engine's day tallies must always agree with it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from dashboard.state import State
+
+CITIZEN = {"hotline", "wechat", "web"}
+
+
+def scan(state: State, start: date | None, end: date | None, now: float) -> dict[tuple[str, str], dict[str, int]]:
+    """KPI counters per (level, key) by scanning all cases."""
+    out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def inside(day: date | None) -> bool:
+        return day is not None and (start is None or day >= start) and (end is None or day <= end)
+
+    for case in state.cases.values():
+        if case.state == "voided":
+            continue
+        groups = [("district", ""), ("streets", case.street_id or "unassigned"),
+                  ("communities", case.community_id or "unassigned")]
+        groups += [("departments", d) for d in case.departments]
+        counts: dict[str, Any] = {}
+        if inside(case.day):
+            counts["accepted"] = 1
+            counts["self_handled"] = "department" not in case.dispatched_types
+            counts["mobile_disposal"] = "mobile_team" in case.dispatched_types
+            counts["citizen_reported"] = case.channel in CITIZEN
+            counts["closed"] = case.state == "closed"
+            counts["on_time_closed"] = case.state == "closed" and case.closed_at <= case.deadline
+            counts["returned"] = case.returned_count > 0
+        if inside(case.rating_day):
+            counts["rated"] = 1
+            counts["satisfied"] = bool(case.satisfied)
+        if case.state not in ("closed", "voided") and now > case.deadline:
+            counts["overdue"] = 1
+        for group in groups:
+            for name, value in counts.items():
+                out[group][name] += int(value)
+    return out
