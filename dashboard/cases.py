@@ -41,7 +41,7 @@ class Case:
         "street_id", "community_id", "grid_id", "reported_at", "day", "state",
         "resolved_on_site", "closed_at", "limit_s", "deadline_override", "dispatched_types",
         "departments", "returned_count", "rated_at", "rating_day", "satisfied", "score",
-        "escalation_level", "state_ts",
+        "escalation_level", "state_ts", "groups",
     )
 
     def __init__(self, case_id: str, channel: str, category: str, priority: str, lat: float,
@@ -72,6 +72,7 @@ class Case:
         self.satisfied: bool | None = None
         self.score: int | None = None
         self.escalation_level: str | None = None
+        self.groups: tuple[tuple[str, str], ...] | None = None  # KPI groups, cached by the tallies
 
     @property
     def is_open(self) -> bool:

@@ -437,8 +437,9 @@ class State:
         d = event.data
         case = self.cases[d["case_id"]]
         case.dispatched_types.add(d["unit_type"])
-        if d["unit_type"] == "department":
+        if d["unit_type"] == "department" and d["unit_id"] not in case.departments:
             case.departments.add(d["unit_id"])
+            case.groups = None  # a new department group: recompute
         if "deadline" in d:
             case.deadline_override = d["deadline"]
         self._move(case, CaseState.DISPATCHED, event.ts)

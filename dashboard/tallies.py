@@ -55,7 +55,9 @@ def contribution(case: Case | None) -> Contribution:
              int(closed),
              int(closed and case.closed_at is not None and case.closed_at <= case.deadline),
              int(case.returned_count > 0))
-    groups = groups_of(case)
+    groups = case.groups
+    if groups is None:
+        groups = case.groups = groups_of(case)
     rating = None
     if case.rating_day is not None:
         rating = (case.rating_day, groups, (1, int(bool(case.satisfied))))
@@ -76,6 +78,9 @@ class Tallies:
         for table, old, new in ((self.cases, before[0], after[0]), (self.ratings, before[1], after[1])):
             if old == new:
                 continue
+            if old is not None and new is not None and old[0] == new[0] and old[1] == new[1]:
+                self._add_delta(table, new[0], new[1], old[2], new[2])  # the usual case: a few flags
+                continue
             if old is not None:
                 self._add(table, old, -1)
             if new is not None:
@@ -93,6 +98,16 @@ class Tallies:
             for i, v in enumerate(values):
                 if v:
                     cell[i] += sign * v
+
+    @staticmethod
+    def _add_delta(table: dict[date, dict[Group, list[int]]], day: date, groups: tuple[Group, ...],
+                   old: tuple[int, ...], new: tuple[int, ...]) -> None:
+        changes = [(i, n - o) for i, (o, n) in enumerate(zip(old, new, strict=True)) if n != o]
+        cells = table[day]
+        for group in groups:
+            cell = cells[group]  # present: the old contribution put it there
+            for i, d in changes:
+                cell[i] += d
 
     def totals(self, start: date | None, end: date | None) -> tuple[dict[Group, list[int]], dict[Group, list[int]]]:
         """Summed case and rating counters per group over district days ``start``..``end``."""
