@@ -31,6 +31,7 @@ FIRST_SEEN_KEY = "wall.alert_first_seen"
 INSTANCE_KEY = "wall.instance"
 LOCK_KEY = "wall.lock"
 BASES_KEY = "wall.bases"
+RANKS_KEY = "wall.ranks"
 
 KNOWN_BASES = 8
 """Base layers (this process's and other processes') whose statuses are kept for diffing."""
@@ -88,6 +89,48 @@ class WallSnapshot:
     points: dict[str, tuple[float, float]] = field(default_factory=dict)
     rendered: dict[tuple[str, str], Any] = field(default_factory=dict)
     overlays: dict[str, tuple[list[list[Any]], str] | None] = field(default_factory=dict)
+
+
+@dataclass
+class Ranks:
+    """Every checkpoint's status rank, kept up to date incrementally between rounds."""
+
+    round_key: tuple[Any, str]
+    registry: int
+    seq: int
+    ranks: dict[str, int]
+    changed: set[str] = field(default_factory=set)  # differ from ``base_id``'s ranks
+    base_id: str | None = None
+
+
+def _ranks(runtime: Runtime, now: float) -> tuple[Ranks, bool]:
+    """Status ranks now, and whether they were updated incrementally.
+
+    Only checkpoints touched since the last call (inspections, cases opened or closed) and
+    those with an open case (which turn overdue with time) are re-evaluated; a new round, a
+    new registration or a reader too far behind the state's log recomputes everything.
+    """
+    state = runtime.state
+    rnd = state.rounds.round_at(now)
+    pending = STATUS_RANK["pending"]
+    cached: Ranks | None = runtime.cache.get(RANKS_KEY)
+    with state.lock:
+        seq = state.touch_seq
+        if cached is not None and cached.round_key == rnd.key and cached.registry == state.registry_version:
+            touched = state.touched_since(cached.seq)
+            if touched is not None:
+                for cid in touched | state.open_case_checkpoints():
+                    cp = state.checkpoints.get(cid)
+                    if cp is not None and cp.registered:
+                        cached.ranks[cid] = STATUS_RANK.get(state.checkpoint_status(cp, now, rnd.start), pending)
+                        cached.changed.add(cid)  # candidates: checked against the base below
+                cached.seq = seq
+                return cached, True
+        ranks = {cid: STATUS_RANK.get(state.checkpoint_status(cp, now, rnd.start), pending)
+                 for cid, cp in state.checkpoints.items() if cp.registered}
+        fresh = Ranks(rnd.key, state.registry_version, seq, ranks)
+    runtime.cache[RANKS_KEY] = fresh
+    return fresh, False
 
 
 def _points(runtime: Runtime) -> dict[str, tuple[float, float]]:
@@ -195,12 +238,18 @@ def build(runtime: Runtime, now: float) -> WallSnapshot:
     version = int(runtime.state.version)
     first_build = runtime.cache.get(SNAPSHOT_KEY) is None
     points = _points(runtime)
-    statuses = views.checkpoint_statuses(runtime, now)
-    ranks = {cid: STATUS_RANK.get(status, STATUS_RANK["pending"]) for cid, status in statuses.items()}
+    state_ranks, incremental = _ranks(runtime, now)
+    ranks = state_ranks.ranks
     base: Base | None = runtime.cache.get(BASE_KEY)
     changed: list[str] = []
     if base is not None and len(base.ranks) <= len(points):
-        changed = [cid for cid in points if ranks.get(cid, 1) != base.ranks.get(cid)]
+        if incremental and state_ranks.base_id == base.base_id:
+            # only the candidates can differ from the base: O(changes), not O(checkpoints)
+            state_ranks.changed = {cid for cid in state_ranks.changed if ranks.get(cid, 1) != base.ranks.get(cid)}
+        else:
+            state_ranks.changed = {cid for cid in points if ranks.get(cid, 1) != base.ranks.get(cid)}
+            state_ranks.base_id = base.base_id
+        changed = list(state_ranks.changed)
         limit = min(REBASE_MAX, max(REBASE_MIN, len(points) // 10))
         if len(changed) > limit or (len(points) > CLUSTER_THRESHOLD) != base.cluster:
             base = None
@@ -209,6 +258,7 @@ def build(runtime: Runtime, now: float) -> WallSnapshot:
     if base is None:
         base = _rebase(runtime, ranks, points, version, now)
         changed = []
+        state_ranks.changed, state_ranks.base_id = set(), base.base_id
     overlay = checkpoint_rows((cid, *points[cid], ranks.get(cid, 1)) for cid in sorted(changed))
     wardens = warden_rows(views.warden_positions(runtime, now))
     kpis = views.wall_kpis(runtime, now)

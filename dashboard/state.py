@@ -39,6 +39,9 @@ PRIVATE_FIELDS = PERSONAL_FIELDS | {"query_code"}
 
 _CASE_TYPES = frozenset(str(t) for t in CASE_TYPES)
 _UNCOUNTED = object()  # "not registered before": nothing to move away from
+
+TOUCH_LOG = 50_000
+"""Checkpoint changes remembered for incremental readers; one further behind recomputes all."""
 _REPORTED = EventType.CASE_REPORTED.value
 
 
@@ -110,6 +113,9 @@ class State:
         self.version = 0
         self.case_version = 0  # bumped only when a case changes: KPI caches key on it
         self.registry_version = 0  # bumped when a checkpoint is registered or moves
+        # checkpoints whose status inputs changed, in order: lets the wall recompute only those
+        self.touch_seq = 0
+        self.touched: deque[tuple[int, str]] = deque(maxlen=TOUCH_LOG)
         self.last_event_at: float | None = None
         self.checkpoints: dict[str, Checkpoint] = {}
         self.wardens: dict[str, tuple[float, float, float]] = {}
@@ -351,6 +357,7 @@ class State:
             self.quality.unregistered_inspections += 1
         if cp.last_inspected_at is None or event.ts >= cp.last_inspected_at:
             cp.last_inspected_at = event.ts
+            self._touch(cp.checkpoint_id)
             cp.last_result = d["result"]
         rnd = self._round
         if rnd is None or not (rnd.start <= event.ts < rnd.end):
@@ -369,6 +376,7 @@ class State:
                 case.checkpoint_id = cp.checkpoint_id
                 if case.is_open:
                     cp.open_cases.add(case_id)
+                    self._touch(cp.checkpoint_id)
 
     def _on_reported(self, event: Event) -> None:
         d = event.data
@@ -395,6 +403,7 @@ class State:
         self.open_cases.add(case_id)
         if cp is not None:
             cp.open_cases.add(case_id)
+            self._touch(cp.checkpoint_id)
 
     def _set_open(self, case: Case, is_open: bool) -> None:
         cp = self.checkpoints.get(case.checkpoint_id) if case.checkpoint_id else None
@@ -402,10 +411,12 @@ class State:
             self.open_cases.add(case.case_id)
             if cp is not None:
                 cp.open_cases.add(case.case_id)
+                self._touch(cp.checkpoint_id)
         else:
             self.open_cases.discard(case.case_id)
             if cp is not None:
                 cp.open_cases.discard(case.case_id)
+                self._touch(cp.checkpoint_id)
 
     def _move(self, case: Case, state: CaseState, ts: float) -> None:
         # The last state is the one of the latest event by ``ts``: an event uploaded late
@@ -466,7 +477,34 @@ class State:
         case.satisfied = d["satisfied"]
         case.score = d.get("score")
 
+    def _touch(self, checkpoint_id: str) -> None:
+        self.touch_seq += 1
+        self.touched.append((self.touch_seq, checkpoint_id))
+
     # ---------------------------------------------------------------- reads
+    def touched_since(self, seq: int) -> set[str] | None:
+        """Checkpoints whose status inputs changed after ``seq``; None when the log no longer
+        reaches back that far (recompute everything)."""
+        if seq == self.touch_seq:
+            return set()
+        if not self.touched or self.touched[0][0] > seq + 1:
+            return None
+        out: set[str] = set()
+        for s, checkpoint_id in reversed(self.touched):
+            if s <= seq:
+                break
+            out.add(checkpoint_id)
+        return out
+
+    def open_case_checkpoints(self) -> set[str]:
+        """Checkpoints with an open case (their status can change with time alone)."""
+        out = set()
+        for case_id in self.open_cases:
+            checkpoint_id = self.cases[case_id].checkpoint_id
+            if checkpoint_id is not None:
+                out.add(checkpoint_id)
+        return out
+
     def checkpoint_status(self, cp: Checkpoint, now: float, round_start: float) -> str:
         """Status of one checkpoint: hazard, overdue, open, ok or pending."""
         if cp.open_cases:

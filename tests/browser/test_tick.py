@@ -57,6 +57,7 @@ def test_large_diff_rebases(redis_conn: redis.Redis, tmp_path: Path) -> None:
     base = runtime.cache[snapshot.BASE_KEY]  # type: ignore[attr-defined]
     base.ranks.update({cid: 4 for cid in base.ranks})  # pretend everything changed since the base
     runtime.cache.pop(snapshot.SNAPSHOT_KEY)  # type: ignore[attr-defined]
+    runtime.cache.pop(snapshot.RANKS_KEY)  # type: ignore[attr-defined]  # so the pretence is seen
     redis_conn.delete(*redis_conn.keys("grid:wall:base:*"))  # the shared copy would say otherwise
     out = dict(zip(NAMES, tick(runtime, {"lang": "zh"}, first["have"], now + 2), strict=True))
     assert out["base"] is not dash.no_update and out["overlay"] == []
@@ -85,3 +86,37 @@ def test_another_worker_diffs_against_the_base_the_browser_holds(redis_conn: red
     stranger = dict(first["have"], base="gone-1-1")
     fresh = dict(zip(NAMES, tick(worker_b, {"lang": "zh"}, stranger, now + 2), strict=True))
     assert fresh["base"] is not dash.no_update and len(fresh["base"]) == 300
+
+
+def test_incremental_ranks_equal_a_full_recompute(redis_conn: redis.Redis, tmp_path: Path) -> None:
+    from dashboard import views
+    from layouts.map import STATUS_RANK
+
+    runtime, now = _runtime(redis_conn, tmp_path)
+    first = snapshot.get(runtime, now)
+    cat = runtime.reference.categories.get("lamp")  # type: ignore[attr-defined]
+    limit_s = (cat.limit_hours["normal"] if cat else runtime.config.default_limit_hours["normal"]) * 3600  # type: ignore[attr-defined]
+    events = []
+    for n in range(40):  # cases opened, some closed, inspections: the usual traffic
+        cid = f"cp{n * 7 % 300}"
+        _, lat, lon = district.checkpoint_position(300, n * 7 % 300)
+        # every fourth case reaches its deadline 20 s from now: it turns overdue with time alone
+        reported = now - limit_s + 20 if n % 4 == 0 else now - 3600 * (n % 5)
+        events.append({"type": "case.reported", "ts": district.iso(reported), "case_id": f"I{n}",
+                       "channel": "web", "category": "lamp", "lat": str(lat), "lon": str(lon),
+                       "checkpoint_id": cid, "priority": "hazard" if n % 9 == 1 else "normal"})
+        if n % 3 == 1:
+            events.append({"type": "case.closed", "ts": district.iso(now), "case_id": f"I{n}"})
+        events.append({"type": "inspection.completed", "ts": district.iso(now), "warden_id": "w1",
+                       "checkpoint_id": f"cp{(n * 11) % 300}", "result": "ok"})
+    feed(redis_conn, runtime, events)
+    snapshot.get(runtime, now + 1)  # sees every touched checkpoint: the near-deadline cases are open
+    later = now + 30  # no event in between: only time turns them overdue
+    if runtime.state.rounds.round_at(later).key != runtime.state.rounds.round_at(now).key:  # type: ignore[attr-defined]
+        later = now + 1  # a round boundary in between would recompute everything anyway
+    snap = snapshot.get(runtime, later)
+    assert snap.base.base_id == first.base.base_id  # the incremental path was taken
+    full = {cid: STATUS_RANK[s] for cid, s in views.checkpoint_statuses(runtime, later).items()}
+    assert snap.ranks == full
+    assert any(r == STATUS_RANK["overdue"] for r in full.values())
+    assert sorted(row[3] for row in snap.overlay) == sorted(c for c in full if full[c] != snap.base.ranks.get(c))
