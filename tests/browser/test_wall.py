@@ -213,3 +213,26 @@ def test_every_resource_is_served_locally_and_no_tiles_are_fetched(
     foreign = [u for u in urls if not (u.startswith(served.url) or u.startswith("data:"))]
     assert urls and foreign == [], f"fetched from outside the server: {foreign[:5]}"
     assert not browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-tile")  # GRID_TILE_URL is empty
+
+
+def test_draws_the_simulated_district(redis_conn: redis.Redis, redis_url: str, serve: Callable[..., Served],
+                                      browser: Any, tmp_path: Any) -> None:
+    from dashboard import views
+    from data_feed.simulator import backfill
+
+    backfill(redis_conn, "district", 1, None, 1, tmp_path / "sim-ref")
+    served = serve(redis_url, REFERENCE_DIR=str(tmp_path / "sim-ref"))
+    wait_caught_up(served.runtime)
+    browser.get(served.url + "/?kiosk=1")
+    until(browser, lambda d: d.execute_script(
+        "return window.gridWall && Object.keys(window.gridWall.drawn.base).length") == 3319,
+        30, "the base layer never drew the simulated district's 3,319 checkpoints")
+    expected = views.checkpoint_statuses(served.runtime, time.time())
+    drawn = browser.execute_script(
+        "var out = {}; Object.keys(window.gridWall.drawn.base).forEach(function (id) {"
+        " out[id] = window.gridWall.statusOf(id); }); return out;")
+    mismatched = [cid for cid, status in expected.items() if drawn.get(cid) != RANK[status]]
+    # a status may change between the two reads (time passes); allow a handful, not a pattern
+    assert len(mismatched) <= 5, mismatched[:10]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#street-table tbody tr")) == 8
+    assert browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-overlay-pane path, #map canvas")
