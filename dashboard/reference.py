@@ -18,8 +18,19 @@ DEFAULT_DISTRICT_VIEW = (41.12, 122.07, 12)
 """Map start view (lat, lon, zoom) when district.json is absent: Xinglongtai district."""
 
 
+class Bilingual:
+    """Mixin for reference records named in zh-CN and English."""
+
+    name_zh: str
+    name_en: str
+
+    def name(self, lang: str) -> str:
+        """Display name in ``lang`` ('zh' or 'en')."""
+        return self.name_en if lang == "en" else self.name_zh
+
+
 @dataclass(frozen=True)
-class Area:
+class Area(Bilingual):
     """A street, community or grid with its parents and boundary."""
 
     area_id: str
@@ -31,13 +42,9 @@ class Area:
     warden_id: str | None = None
     shape: Shape | None = field(default=None, compare=False, repr=False)
 
-    def name(self, lang: str) -> str:
-        """Display name in ``lang`` ('zh' or 'en')."""
-        return self.name_en if lang == "en" else self.name_zh
-
 
 @dataclass(frozen=True)
-class Category:
+class Category(Bilingual):
     """A checkpoint/case category with its responsible department and time limits."""
 
     category_id: str
@@ -48,13 +55,9 @@ class Category:
     department_id: str | None = None
     limit_hours: dict[str, float] = field(default_factory=dict)
 
-    def name(self, lang: str) -> str:
-        """Display name in ``lang``."""
-        return self.name_en if lang == "en" else self.name_zh
-
 
 @dataclass(frozen=True)
-class Unit:
+class Unit(Bilingual):
     """A department, street team or mobile team that cases are dispatched to."""
 
     unit_id: str
@@ -62,10 +65,6 @@ class Unit:
     name_zh: str
     name_en: str
     street_id: str | None = None
-
-    def name(self, lang: str) -> str:
-        """Display name in ``lang``."""
-        return self.name_en if lang == "en" else self.name_zh
 
 
 @dataclass

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.helpers import RedisProcess
+
 os.environ.setdefault("TMPDIR", "/tmp")
 
 
@@ -52,3 +54,12 @@ def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "var"
     d.mkdir()
     return d
+
+
+@pytest.fixture
+def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of this test's own on a TCP port, which the test may kill and restart."""
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -149,14 +147,6 @@ def test_personal_data_never_reaches_logs(redis_conn: redis.Redis, caplog: pytes
 
 
 # ------------------------------------------------------------------ Redis outage
-@pytest.fixture
-def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 def _wait(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -20,7 +20,7 @@ def test_mypy_is_clean() -> None:
 
 
 def test_callbacks_are_registered_on_the_app_not_globally() -> None:
+    decorators = ("@dash." + "callback", "\n@" + "callback")  # spelled apart: this file is no offender
     offenders = [str(p) for p in ROOT.glob("**/*.py")
-                 if ".venv" not in p.parts and p.name != "test_style.py"
-                 and ("@dash.callback" in p.read_text() or "\n@callback" in p.read_text())]
+                 if ".venv" not in p.parts and any(d in p.read_text() for d in decorators)]
     assert offenders == []

@@ -15,7 +15,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.browser import district
 from tests.browser.chrome import chrome_options
-from tests.helpers import RedisProcess, free_port
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -108,12 +108,3 @@ def browser_factory() -> Iterator[Callable[[int, int], webdriver.Chrome]]:
 def browser(browser_factory: Callable[[int, int], webdriver.Chrome]) -> webdriver.Chrome:
     """A 1920x1080 headless Chromium."""
     return browser_factory(1920, 1080)
-
-
-@pytest.fixture
-def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
-    """A killable redis-server of this test's own."""
-    proc = RedisProcess(tmp_path)
-    proc.start()
-    yield proc
-    proc.stop()
