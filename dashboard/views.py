@@ -14,9 +14,6 @@ from dashboard import kpis
 from dashboard.periods import Period, month_to_date, parse_period
 from dashboard.runtime import Runtime
 
-STATUSES = ("hazard", "overdue", "open", "pending", "ok")
-"""Checkpoint statuses, worst first."""
-
 
 def _iso(ts: float | None, runtime: Runtime) -> str | None:
     return datetime.fromtimestamp(ts, runtime.config.tz).isoformat() if ts is not None else None
