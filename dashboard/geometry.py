@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 Ring = Sequence[Sequence[float]]
+T = TypeVar("T")
 
 
 def _in_ring(lon: float, lat: float, ring: Ring) -> bool:
@@ -52,3 +54,40 @@ class Shape:
             if _in_ring(lon, lat, rings[0]) and not any(_in_ring(lon, lat, h) for h in rings[1:]):
                 return True
         return False
+
+
+class ShapeIndex(Generic[T]):
+    """Uniform-grid index over shapes' bounding boxes: a point test looks at a few shapes,
+    not all of them (a city has tens of thousands of grids)."""
+
+    def __init__(self, items: Iterable[tuple[T, Shape]]) -> None:
+        self.items = [(item, shape) for item, shape in items]
+        self.buckets: dict[tuple[int, int], list[tuple[T, Shape]]] = {}
+        if not self.items:
+            self.origin, self.cell = (0.0, 0.0), 1.0
+            return
+        x0 = min(s.bbox[0] for _, s in self.items)
+        y0 = min(s.bbox[1] for _, s in self.items)
+        x1 = max(s.bbox[2] for _, s in self.items)
+        y1 = max(s.bbox[3] for _, s in self.items)
+        per_side = max(1, int(math.sqrt(len(self.items))))
+        self.origin = (x0, y0)
+        self.cell = max(x1 - x0, y1 - y0, 1e-9) / per_side
+        for item, shape in self.items:
+            bx0, by0, bx1, by1 = shape.bbox
+            for ix in range(self._ix(bx0), self._ix(bx1) + 1):
+                for iy in range(self._iy(by0), self._iy(by1) + 1):
+                    self.buckets.setdefault((ix, iy), []).append((item, shape))
+
+    def _ix(self, lon: float) -> int:
+        return int((lon - self.origin[0]) // self.cell)
+
+    def _iy(self, lat: float) -> int:
+        return int((lat - self.origin[1]) // self.cell)
+
+    def find(self, lat: float, lon: float) -> T | None:
+        """The first indexed item whose shape contains the point, or None."""
+        for item, shape in self.buckets.get((self._ix(lon), self._iy(lat)), ()):
+            if shape.contains(lat, lon):
+                return item
+        return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashboard.geometry import Shape
+from dashboard.geometry import Shape, ShapeIndex
 from data_feed.errors import ConfigError
 
 DEFAULT_DISTRICT_VIEW = (41.12, 122.07, 12)
@@ -79,28 +79,29 @@ class Reference:
     district_view: tuple[float, float, int] = DEFAULT_DISTRICT_VIEW
     district_name: tuple[str, str] = ("兴隆台区", "Xinglongtai District")
     geojson: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    indexes: dict[str, ShapeIndex[Area]] = field(default_factory=dict, repr=False)
+
+    def build_indexes(self) -> None:
+        """Index the boundaries for :meth:`locate` (called once the areas are loaded)."""
+        for level, areas in (("grid", self.grids), ("community", self.communities), ("street", self.streets)):
+            self.indexes[level] = ShapeIndex((a, a.shape) for a in areas.values() if a.shape is not None)
 
     def locate(self, lat: float, lon: float) -> tuple[str | None, str | None, str | None]:
         """Return (street_id, community_id, grid_id) of the point from the boundaries."""
-        grid = _find(self.grids, lat, lon)
+        if not self.indexes:
+            return None, None, None
+        grid = self.indexes["grid"].find(lat, lon)
         if grid is not None:
             return grid.street_id, grid.community_id, grid.area_id
-        community = _find(self.communities, lat, lon)
+        community = self.indexes["community"].find(lat, lon)
         if community is not None:
             return community.street_id, community.area_id, None
-        street = _find(self.streets, lat, lon)
+        street = self.indexes["street"].find(lat, lon)
         return (street.area_id if street else None), None, None
 
     def boundaries_geojson(self, level: str) -> dict[str, Any]:
         """Boundary FeatureCollection of 'street', 'community' or 'grid' (empty when absent)."""
         return self.geojson.get(level, {"type": "FeatureCollection", "features": []})
-
-
-def _find(areas: dict[str, Area], lat: float, lon: float) -> Area | None:
-    for area in areas.values():
-        if area.shape is not None and area.shape.contains(lat, lon):
-            return area
-    return None
 
 
 def _read_json(path: Path) -> Any:
@@ -180,4 +181,5 @@ def load_reference(folder: Path | None) -> Reference:
                                  str(doc.get("name_en", ref.district_name[1])))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"reference file {path}: needs center [lat, lon] ({exc!r})") from exc
+    ref.build_indexes()
     return ref
