@@ -52,7 +52,6 @@ def wall_layout(runtime: Runtime) -> html.Div:
         "tz": str(cfg.tz),
         "default_lang": lang,
         "strings": STRINGS,
-        "tick_timeout_ms": 8000,
         "bounds": bounds,
     }
     header = html.Header([

@@ -6,6 +6,9 @@
 
   // Per-page state of the update loop (this browser tab only).
   var DENSE_WARDENS = 2000;  // more wardens than this: drawn as small dots
+  // A tick that never answers (server gone, or an error reply that Dash swallows) frees the
+  // loop after this long; a normal tick answers in well under 200 ms, even at 100k checkpoints.
+  var TICK_TIMEOUT_MS = 3000;
   var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true,
                drawn: { base: {}, changes: {} }, wardensDrawn: 0, wardenCount: 0 };
   // What the layers last drew, per checkpoint id (tests and operators can ask the page).
@@ -169,7 +172,7 @@
 
   function gate(n) {
     var now = Date.now();
-    if (loop.inflight && now - loop.sentAt < 8000) {
+    if (loop.inflight && now - loop.sentAt < TICK_TIMEOUT_MS) {
       return dash_clientside.no_update;  // the previous tick has not answered: never overlap
     }
     loop.inflight = true;
