@@ -51,6 +51,11 @@ REBASE_MAX = 2000
 """Above this many changed checkpoints the base layer is rebuilt and re-sent."""
 
 
+def rebase_limit(checkpoints: int) -> int:
+    """How many checkpoints may differ from a base layer before it is rebuilt (10 %, bounded)."""
+    return min(REBASE_MAX, max(REBASE_MIN, checkpoints // 10))
+
+
 def digest(value: Any) -> str:
     """Short stable hash of a JSON-serialisable value."""
     raw = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
@@ -126,8 +131,7 @@ def _ranks(runtime: Runtime, now: float) -> tuple[Ranks, bool]:
                         cached.changed.add(cid)  # candidates: checked against the base below
                 cached.seq = seq
                 return cached, True
-        ranks = {cid: STATUS_RANK.get(state.checkpoint_status(cp, now, rnd.start), pending)
-                 for cid, cp in state.checkpoints.items() if cp.registered}
+        ranks = {cid: STATUS_RANK.get(s, pending) for cid, s in views.checkpoint_statuses(runtime, now).items()}
         fresh = Ranks(rnd.key, state.registry_version, seq, ranks)
     runtime.cache[RANKS_KEY] = fresh
     return fresh, False
@@ -199,8 +203,8 @@ def overlay_for(runtime: Runtime, snap: WallSnapshot, base_id: str) -> tuple[lis
     if known is not None:
         ranks, cluster = known
         changed = [cid for cid in snap.points if snap.ranks.get(cid, 1) != ranks.get(cid)]
-        limit = min(REBASE_MAX, max(REBASE_MIN, len(snap.points) // 10))
-        if len(changed) <= limit and cluster == snap.base.cluster and len(ranks) <= len(snap.points):
+        fits = len(changed) <= rebase_limit(len(snap.points)) and len(ranks) <= len(snap.points)
+        if fits and cluster == snap.base.cluster:
             rows = checkpoint_rows((cid, *snap.points[cid], snap.ranks.get(cid, 1)) for cid in sorted(changed))
             result = (rows, digest(rows))
     snap.overlays[base_id] = result
@@ -250,8 +254,7 @@ def build(runtime: Runtime, now: float) -> WallSnapshot:
             state_ranks.changed = {cid for cid in points if ranks.get(cid, 1) != base.ranks.get(cid)}
             state_ranks.base_id = base.base_id
         changed = list(state_ranks.changed)
-        limit = min(REBASE_MAX, max(REBASE_MIN, len(points) // 10))
-        if len(changed) > limit or (len(points) > CLUSTER_THRESHOLD) != base.cluster:
+        if len(changed) > rebase_limit(len(points)) or (len(points) > CLUSTER_THRESHOLD) != base.cluster:
             base = None
     else:
         base = None

@@ -68,14 +68,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         Path(configured).mkdir(parents=True, exist_ok=True)
     config = load_config()
     connection = open_redis(config)
-    reference_dir = Path(args.reference_dir) if getattr(args, "reference_dir", None) else _reference_dir(config)
-    reference_dir.mkdir(parents=True, exist_ok=True)
     url = embedded_url(connection)
     if url:
         print(f"embedded Redis at {url} (data in {config.data_dir})", flush=True)
     stop = threading.Event()
-    try:
-        sim_cli.run(args, connection, reference_dir, stop)
+    try:  # the simulator writes (and creates) --reference-dir, else the configured folder
+        sim_cli.run(args, connection, _reference_dir(config), stop)
     except KeyboardInterrupt:
         stop.set()
     return 0
@@ -90,7 +88,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config()
     connection = open_redis(config)
     reference_dir = _reference_dir(config)
-    reference_dir.mkdir(parents=True, exist_ok=True)
     write_reference(reference_dir, args.preset, args.seed)
     url = embedded_url(connection)
     if url:

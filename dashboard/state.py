@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 PRIVATE_FIELDS = PERSONAL_FIELDS | {"query_code"}
 """Fields kept only in the internal store, never in the public case record."""
 
-_CASE_TYPES = frozenset(str(t) for t in CASE_TYPES)
+_CASE_EVENTS = CASE_TYPES | {EventType.CASE_REPORTED.value}  # every event about one case
 _UNCOUNTED = object()  # "not registered before": nothing to move away from
 
 TOUCH_LOG = 50_000
@@ -209,7 +209,7 @@ class State:
             if event.event_id in self._seen_ids:
                 self.quality.duplicates += 1
                 return
-        if event.type in _CASE_TYPES and event.data["case_id"] not in self.cases:
+        if event.type in CASE_TYPES and event.data["case_id"] not in self.cases:
             case_id = event.data["case_id"]
             self._pending.setdefault(case_id, []).append(Pending(entry, event, entry_ms(entry_id)))
             self.quality.held_late += 1
@@ -217,8 +217,6 @@ class State:
             return
         if not self._handle(event, entry, rejected):
             return
-        if event.type in _CASE_TYPES or event.type == _REPORTED:
-            self.case_version += 1
         self._seen(event.event_id, entry_id)
         self.quality.applied += 1
         if event.type == _REPORTED:
@@ -230,14 +228,15 @@ class State:
         """Run the event's handler; a rejection or an internal error dead-letters the entry.
 
         Around a case event, the case's KPI contribution is taken before and after, and the
-        tallies shifted by the difference.
+        tallies shifted by the difference (and the case version bumped for KPI caches).
         """
-        case_id = event.data.get("case_id") if event.type in _CASE_TYPES or event.type == _REPORTED else None
+        case_id = event.data.get("case_id") if event.type in _CASE_EVENTS else None
         try:
             before = contribution(self.cases.get(case_id)) if case_id else None
             self._handlers[event.type](event)
             if case_id:
                 self.tallies.shift(before, contribution(self.cases.get(case_id)))  # type: ignore[arg-type]
+                self.case_version += 1
         except MalformedEvent as exc:
             rejected.append((entry[0], entry[1], entry[2], str(exc)))
             return False
@@ -275,7 +274,6 @@ class State:
                 continue
             self.quality.applied += 1
             self.quality.late_applied += 1
-            self.case_version += 1
 
     def _late_reason(self, p: Pending) -> str:
         return (f"case_id={p.event.data['case_id']!r}: no case.reported within the late window "

@@ -20,15 +20,16 @@ def _iso(ts: float | None, runtime: Runtime) -> str | None:
 
 
 def kpi_report(runtime: Runtime, period: Period, now: float | None = None,
-               street: str | None = None) -> dict[str, Any]:
-    """KPIs of a period for the district, each street, community and department."""
+               street: str | None = None,
+               levels: tuple[str, ...] = ("streets", "communities", "departments")) -> dict[str, Any]:
+    """KPIs of a period for the district and each street, community and department (``levels``)."""
     now = time.time() if now is None else now
-    report = kpis.compute(runtime.state, period, now)
+    report = kpis.compute(runtime.state, period, now, levels)
     empty = kpis.finish([0] * len(kpis.COUNTS))
-    for street_id in runtime.reference.streets:
-        report["streets"].setdefault(street_id, dict(empty))
-    for community_id in runtime.reference.communities:
-        report["communities"].setdefault(community_id, dict(empty))
+    for level, known in (("streets", runtime.reference.streets), ("communities", runtime.reference.communities)):
+        if level in report:
+            for key in known:
+                report[level].setdefault(key, dict(empty))
     if street is not None:
         report["streets"] = {street: report["streets"].get(street, dict(empty))}
         report["communities"] = {
@@ -66,8 +67,9 @@ def wall_kpis(runtime: Runtime, now: float) -> dict[str, Any]:
 
 def _wall_kpis(runtime: Runtime, now: float) -> dict[str, Any]:
     tz = runtime.config.tz
-    today = kpi_report(runtime, parse_period("today", None, None, now, tz), now)
-    month = kpi_report(runtime, month_to_date(now, tz), now)
+    # the wall shows the district and its streets: no community or department records
+    today = kpi_report(runtime, parse_period("today", None, None, now, tz), now, levels=("streets",))
+    month = kpi_report(runtime, month_to_date(now, tz), now, levels=("streets",))
     streets = {sid: {"today": today["streets"][sid], "month": month["streets"].get(sid)}
                for sid in today["streets"]}
     return {"district": {"today": today["district"], "month": month["district"]}, "streets": streets}

@@ -91,10 +91,13 @@ class Consumer:
         url = f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
         return redact_url(url)
 
-    def _initial_ids(self) -> dict[str, str]:
+    def _redis_ms(self) -> int:
+        """Redis server time in milliseconds (the clock stream ids are made from)."""
         server_s, server_us = self.connection.time()
-        now_ms = int(server_s) * 1000 + int(server_us) // 1000
-        since = max(0, now_ms - int(self.position_lookback_s * 1000))
+        return int(server_s) * 1000 + int(server_us) // 1000
+
+    def _initial_ids(self) -> dict[str, str]:
+        since = max(0, self._redis_ms() - int(self.position_lookback_s * 1000))
         return {self.events_stream: "0-0", self.positions_stream: f"{since}-0"}
 
     def poll(self, block_ms: int | None = None) -> int:
@@ -112,10 +115,7 @@ class Consumer:
                 target.append((stream, entry_id, fields))
             if len(entries) >= self.count:
                 full = True
-        clock_ms = None
-        if not full:
-            server_s, server_us = self.connection.time()
-            clock_ms = int(server_s) * 1000 + int(server_us) // 1000
+        clock_ms = None if full else self._redis_ms()
         rejected = self.sink.apply_batch(positions, events, clock_ms)
         # The batch is applied: advance now so a failure below can never apply it twice.
         if positions:
