@@ -1,13 +1,18 @@
 """Case records: lifecycle state, deadline and countdown colour (the public projection).
 
-Personal data (``description``, ``reporter_phone``) and the citizen ``query_code`` are
-never stored here; they live in the separate internal store ``State.private``.
+A case holds no personal data: ``description`` is never kept, and ``reporter_phone`` only as a
+salted digest beside the citizen's ``query_code`` (what a citizen query needs to check a pair).
+Records are copied before an event changes them (:meth:`Case.copy`), so a handler that fails
+halfway leaves nothing half-applied; the set-like fields are frozensets and shared by copies.
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from enum import Enum
+
+_EMPTY: frozenset[str] = frozenset()
 
 
 class CaseState(str, Enum):
@@ -33,6 +38,11 @@ class Colour(str, Enum):
     RED = "red"
 
 
+def intern(value: str | None) -> str | None:
+    """Share one copy of a repeated short string (category, channel, ids of places)."""
+    return sys.intern(value) if value is not None else None
+
+
 class Case:
     """The public record of one case."""
 
@@ -41,15 +51,15 @@ class Case:
         "street_id", "community_id", "grid_id", "reported_at", "day", "state",
         "resolved_on_site", "closed_at", "limit_s", "deadline_override", "dispatched_types",
         "departments", "returned_count", "rated_at", "rating_day", "satisfied", "score",
-        "escalation_level", "state_ts", "groups",
+        "escalation_level", "state_ts", "groups", "query_code", "phone_digest",
     )
 
     def __init__(self, case_id: str, channel: str, category: str, priority: str, lat: float,
                  lon: float, reported_at: float, limit_s: float) -> None:
         self.case_id = case_id
-        self.channel = channel
-        self.category = category
-        self.priority = priority
+        self.channel = sys.intern(channel)
+        self.category = sys.intern(category)
+        self.priority = sys.intern(priority)
         self.lat = lat
         self.lon = lon
         self.checkpoint_id: str | None = None
@@ -64,8 +74,8 @@ class Case:
         self.closed_at: float | None = None
         self.limit_s = limit_s
         self.deadline_override: float | None = None
-        self.dispatched_types: set[str] = set()
-        self.departments: set[str] = set()
+        self.dispatched_types: frozenset[str] = _EMPTY
+        self.departments: frozenset[str] = _EMPTY
         self.returned_count = 0
         self.rated_at: float | None = None
         self.rating_day: date | None = None
@@ -73,6 +83,15 @@ class Case:
         self.score: int | None = None
         self.escalation_level: str | None = None
         self.groups: tuple[tuple[str, str], ...] | None = None  # KPI groups, cached by the tallies
+        self.query_code: str | None = None
+        self.phone_digest: str | None = None  # salted digest: the phone number itself is never kept
+
+    def copy(self) -> Case:
+        """A shallow copy (every field is immutable, so nothing is shared mutably)."""
+        other = Case.__new__(Case)
+        for name in Case.__slots__:
+            setattr(other, name, getattr(self, name))
+        return other
 
     @property
     def is_open(self) -> bool:
@@ -85,6 +104,10 @@ class Case:
         if self.deadline_override is not None:
             return self.deadline_override
         return self.reported_at + self.limit_s
+
+    def near_at(self, near: float) -> float:
+        """When the countdown turns yellow: ``near`` of the time limit used."""
+        return self.reported_at + near * max(0.0, self.deadline - self.reported_at)
 
     def used_fraction(self, now: float) -> float:
         """Share of the time limit used at ``now`` (1.0 = deadline reached)."""

@@ -42,6 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "WARDEN_SILENT_S": 300,
     "START_CONSUMER": True,
     "EMBEDDED_PORT": 0,
+    "CLOCK": "wall",
+    "MAX_FUTURE_S": 300,
+    "MAX_AGE_DAYS": 731,
+    "CASE_RETENTION_DAYS": 30,
+    "HISTORY_DAYS": 400,
 }
 """Every setting with its default; ``GRID_<NAME>`` in the environment overrides it."""
 
@@ -73,6 +78,11 @@ class Config:
     warden_silent_s: float
     start_consumer: bool
     embedded_port: int
+    clock: str
+    max_future_s: float
+    max_age_days: float
+    case_retention_days: float
+    history_days: int
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -152,6 +162,10 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     tile_url = str(raw["TILE_URL"] or "")
     if tile_url and not all(k in tile_url for k in ("{z}", "{x}", "{y}")):
         raise ConfigError(f"{ENV_PREFIX}TILE_URL={tile_url!r} needs {{z}}, {{x}} and {{y}} placeholders")
+    clock = str(raw["CLOCK"]).strip().lower()
+    if clock not in ("wall", "stream"):
+        raise ConfigError(f"{ENV_PREFIX}CLOCK={raw['CLOCK']!r} must be 'wall' (production) or 'stream' "
+                          "(simulations faster than real time)")
     for name in ("STREAM_POSITIONS", "STREAM_EVENTS", "STREAM_DEADLETTER"):
         if not str(raw[name]).strip():
             raise ConfigError(f"{ENV_PREFIX}{name} must not be empty")
@@ -179,5 +193,11 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         warden_silent_s=_number(raw, "WARDEN_SILENT_S", float, 1),
         start_consumer=_bool(raw, "START_CONSUMER"),
         embedded_port=_number(raw, "EMBEDDED_PORT", int, 0, 65535),
+        clock=clock,
+        # a simulation clock runs ahead of the wall: the future-skew rule would reject it all
+        max_future_s=0.0 if clock == "stream" else _number(raw, "MAX_FUTURE_S", float, 1),
+        max_age_days=_number(raw, "MAX_AGE_DAYS", float, 1),
+        case_retention_days=_number(raw, "CASE_RETENTION_DAYS", float, 1),
+        history_days=_number(raw, "HISTORY_DAYS", int, 31),
         raw=raw,
     )

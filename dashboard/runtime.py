@@ -5,16 +5,19 @@ Built by the app factory and kept on ``server.extensions["grid"]``; nothing here
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
+from dashboard.clock import Clock, StreamClock, WallClock
 from dashboard.config import Config
 from dashboard.reference import Reference
 from dashboard.state import State
 from data_feed.consumer import Consumer
+from data_feed.keys import PHONE_SALT_KEY
 
 EXTENSION_KEY = "grid"
 """Key of the runtime in ``flask_app.extensions``."""
@@ -29,8 +32,13 @@ class Runtime:
     reference: Reference
     state: State
     consumer: Consumer
+    clock: Clock = field(default_factory=WallClock)
     cache: dict[str, Any] = field(default_factory=dict)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def now(self) -> float:
+        """The app's "now": the wall clock, or simulated time with GRID_CLOCK=stream."""
+        return self.clock.now()
 
     def start(self) -> None:
         """Start tailing the streams in the background."""
@@ -43,7 +51,7 @@ class Runtime:
 
 def build_runtime(config: Config, connection: redis.Redis, reference: Reference) -> Runtime:
     """Wire a state and a consumer on ``connection`` (nothing starts yet)."""
-    state = State(config, reference)
+    state = State(config, reference, phone_salt(connection))
     consumer = Consumer(
         connection, state,
         positions_stream=config.positions_stream,
@@ -53,5 +61,13 @@ def build_runtime(config: Config, connection: redis.Redis, reference: Reference)
         block_ms=config.block_ms,
         position_lookback_s=config.position_lookback_s,
     )
+    clock: Clock = StreamClock(state) if config.clock == "stream" else WallClock()
     return Runtime(config=config, redis=connection, reference=reference, state=state,
-                   consumer=consumer)
+                   consumer=consumer, clock=clock)
+
+
+def phone_salt(connection: redis.Redis) -> bytes:
+    """The salt of phone digests: made once in Redis, so every process and restart shares it."""
+    connection.set(PHONE_SALT_KEY, secrets.token_hex(32), nx=True)
+    value = connection.get(PHONE_SALT_KEY)
+    return str(value).encode() if not isinstance(value, bytes) else value

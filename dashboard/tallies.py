@@ -109,6 +109,15 @@ class Tallies:
             for i, d in changes:
                 cell[i] += d
 
+    def prune(self, before: date) -> int:
+        """Forget the days before ``before`` (beyond the KPI window); return how many went."""
+        gone = 0
+        for table in (self.cases, self.ratings):
+            for day in [d for d in table if d < before]:
+                del table[day]
+                gone += 1
+        return gone
+
     def totals(self, start: date | None, end: date | None) -> tuple[dict[Group, list[int]], dict[Group, list[int]]]:
         """Summed case and rating counters per group over district days ``start``..``end``."""
         out = []

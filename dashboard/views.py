@@ -6,11 +6,14 @@ page and a test agree on the clock.
 
 from __future__ import annotations
 
-import time
+import base64
+import binascii
+import json
 from datetime import datetime
 from typing import Any
 
 from dashboard import kpis
+from dashboard.cases import Case
 from dashboard.periods import Period, month_to_date, parse_period
 from dashboard.runtime import Runtime
 
@@ -23,7 +26,7 @@ def kpi_report(runtime: Runtime, period: Period, now: float | None = None,
                street: str | None = None,
                levels: tuple[str, ...] = ("streets", "communities", "departments")) -> dict[str, Any]:
     """KPIs of a period for the district and each street, community and department (``levels``)."""
-    now = time.time() if now is None else now
+    now = runtime.now() if now is None else now
     report = kpis.compute(runtime.state, period, now, levels)
     empty = kpis.finish([0] * len(kpis.COUNTS))
     for level, known in (("streets", runtime.reference.streets), ("communities", runtime.reference.communities)):
@@ -42,7 +45,7 @@ def kpi_report(runtime: Runtime, period: Period, now: float | None = None,
 def kpi_report_for_query(runtime: Runtime, period: str | None, from_: str | None, to: str | None,
                          street: str | None, now: float | None = None) -> dict[str, Any]:
     """KPI report from API query parameters (raises PeriodError on bad ones)."""
-    now = time.time() if now is None else now
+    now = runtime.now() if now is None else now
     return kpi_report(runtime, parse_period(period, from_, to, now, runtime.config.tz), now, street)
 
 
@@ -97,35 +100,68 @@ def patrol_coverage(runtime: Runtime, now: float) -> dict[str, Any]:
             "district": fmt(sum(covered.values()), sum(registered.values())), "streets": streets}
 
 
-def alerts(runtime: Runtime, now: float, limit: int | None = None) -> list[dict[str, Any]]:
-    """Open cases past or near their deadline: hazard first, then most overdue."""
-    state = runtime.state
+ALERT_PAGE = 100
+"""Alerts returned by one API call unless ``limit`` says otherwise (follow ``next_cursor``)."""
+
+ALERT_PAGE_MAX = 1000
+"""The most alerts one API call returns."""
+
+
+class CursorError(ValueError):
+    """An alerts cursor that this server did not make; the message says what to do."""
+
+
+def _cursor(key: tuple[int, float, str]) -> str:
+    raw = json.dumps([key[0], key[1], key[2]], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _parse_cursor(cursor: str) -> tuple[int, float, str]:
+    try:
+        rank, deadline, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(rank), float(deadline), str(case_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise CursorError(f"cursor={cursor[:40]!r} is not a cursor from this API: "
+                          "use next_cursor of the previous page, or leave it out") from None
+
+
+def _alert(runtime: Runtime, case: Case, now: float, near: float) -> dict[str, Any]:
+    return {
+        "case_id": case.case_id,
+        "street_id": case.street_id,
+        "community_id": case.community_id,
+        "category": case.category,
+        "priority": case.priority,
+        "state": case.state.value,
+        "reported_at": _iso(case.reported_at, runtime),
+        "deadline": _iso(case.deadline, runtime),
+        "overdue_seconds": round(now - case.deadline),
+        "age_seconds": round(now - case.reported_at),
+        "colour": case.colour(now, near).value,
+        "lat": case.lat,
+        "lon": case.lon,
+        "checkpoint_id": case.checkpoint_id,
+    }
+
+
+def alert_page(runtime: Runtime, now: float, limit: int = ALERT_PAGE,
+               cursor: str | None = None) -> dict[str, Any]:
+    """One page of alerts: every open hazard, then open cases past or near their deadline,
+    most overdue first; ``next_cursor`` continues after the last one (None at the end)."""
+    after = _parse_cursor(cursor) if cursor else None
     near = runtime.config.near_deadline_fraction
-    out: list[dict[str, Any]] = []
-    with state.lock:
-        for case_id in state.open_cases:
-            case = state.cases[case_id]
-            colour = case.colour(now, near)
-            if colour == "green":  # not near its deadline yet (hazards show on the map at once)
-                continue
-            out.append({
-                "case_id": case.case_id,
-                "street_id": case.street_id,
-                "community_id": case.community_id,
-                "category": case.category,
-                "priority": case.priority,
-                "state": case.state.value,
-                "reported_at": _iso(case.reported_at, runtime),
-                "deadline": _iso(case.deadline, runtime),
-                "overdue_seconds": round(now - case.deadline),
-                "age_seconds": round(now - case.reported_at),
-                "colour": colour.value,
-                "lat": case.lat,
-                "lon": case.lon,
-                "checkpoint_id": case.checkpoint_id,
-            })
-    out.sort(key=lambda a: (a["priority"] != "hazard", -a["overdue_seconds"], a["case_id"]))
-    return out[:limit] if limit is not None else out
+    state = runtime.state
+    with state.lock:  # the cases' fields are read in the same consistent picture
+        cases, total = state.alert_page(now, limit + 1, after)
+        items = [_alert(runtime, c, now, near) for c in cases[:limit]]
+        last = cases[limit - 1] if len(cases) > limit and limit > 0 else None
+        next_key = None if last is None else (0 if last.priority == "hazard" else 1, last.deadline, last.case_id)
+    return {"alerts": items, "total": total, "next_cursor": _cursor(next_key) if next_key else None}
+
+
+def alerts(runtime: Runtime, now: float, limit: int | None = None) -> list[dict[str, Any]]:
+    """Open hazards, then open cases past or near their deadline, most overdue first."""
+    return list(alert_page(runtime, now, limit if limit is not None else 10**9)["alerts"])
 
 
 def checkpoint_statuses(runtime: Runtime, now: float) -> dict[str, str]:

@@ -26,8 +26,23 @@ log = logging.getLogger(__name__)
 Entry = tuple[str, str, Mapping[str, str]]
 """(stream name, entry id, fields) of one stream entry."""
 
-Rejection = tuple[str, str, Mapping[str, str], str]
+Rejection = tuple[str, str, Mapping[Any, Any], str]
 """(stream name, entry id, fields, reason) of an entry to dead-letter."""
+
+
+def raw_client(connection: redis.Redis) -> redis.Redis:
+    """A client on the same server that returns bytes (for entries that are not UTF-8)."""
+    pool = connection.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class Sink(Protocol):
@@ -40,17 +55,37 @@ class Sink(Protocol):
 
 @dataclass
 class ConsumerStatus:
-    """What the consumer thread last saw; read by /healthz and the wall screen."""
+    """What the consumer thread last saw; read by /healthz and the wall screen.
+
+    The thread replaces ``last_ids`` rather than mutating it, so readers may take it as is.
+    """
 
     connected: bool = False
     caught_up: bool = False
     last_ok_at: float | None = None
+    last_applied_at: float | None = None  # when a read last applied at least one entry
     last_error: str | None = None
     last_ids: dict[str, str] = field(default_factory=dict)
     reads: int = 0
     entries: int = 0
+    events_read: int = 0
+    backlog_at_start: int | None = None  # length of the events stream when the history read began
     reconnects: int = 0
     deadlettered: int = 0
+    undecodable: int = 0
+    failing_since: float | None = None  # first failure of the batch that keeps failing
+    consecutive_failures: int = 0
+
+    @property
+    def progress(self) -> float | None:
+        """Share of the history read (1.0 once caught up; None before the first read)."""
+        if self.caught_up:
+            return 1.0
+        if self.backlog_at_start is None:
+            return None
+        if self.backlog_at_start == 0:
+            return 1.0
+        return min(0.999, self.events_read / self.backlog_at_start)
 
 
 class Consumer:
@@ -70,6 +105,7 @@ class Consumer:
         self.positions_stream = positions_stream
         self.events_stream = events_stream
         self.deadletter = DeadLetter(connection, deadletter_stream)
+        self.raw = raw_client(connection)
         self.count = count
         self.block_ms = block_ms
         self.position_lookback_s = position_lookback_s
@@ -98,36 +134,68 @@ class Consumer:
 
     def _initial_ids(self) -> dict[str, str]:
         since = max(0, self._redis_ms() - int(self.position_lookback_s * 1000))
+        self.status.backlog_at_start = int(self.connection.xlen(self.events_stream))
         return {self.events_stream: "0-0", self.positions_stream: f"{since}-0"}
+
+    def _read(self, block_ms: int | None) -> tuple[Any, list[Rejection]]:
+        """XREAD both streams; an entry that is not valid UTF-8 becomes a rejection, not a stall."""
+        try:
+            return self.connection.xread(self._ids, count=self.count, block=block_ms), []  # type: ignore[arg-type]
+        except UnicodeDecodeError:
+            pass  # one poison entry in the batch: read the same range as bytes, decode entry by entry
+        reply: Any = self.raw.xread(self._ids, count=self.count)  # type: ignore[arg-type]
+        decoded: list[tuple[str, list[tuple[str, dict[str, str] | None]]]] = []
+        undecodable: list[Rejection] = []
+        for raw_stream, entries in reply or []:
+            stream = raw_stream.decode()
+            kept: list[tuple[str, dict[str, str] | None]] = []
+            for raw_id, raw_fields in entries:
+                entry_id = raw_id.decode()
+                try:
+                    kept.append((entry_id, {k.decode(): v.decode() for k, v in raw_fields.items()}))
+                except UnicodeDecodeError as exc:
+                    bad = next((repr(k[:40]) for k, v in raw_fields.items() if not _utf8(k) or not _utf8(v)), "?")
+                    reason = (f"field {bad} has a name or value that is not valid UTF-8 "
+                              f"({exc.reason} at byte {exc.start})")
+                    undecodable.append((stream, entry_id, raw_fields, reason))
+                    kept.append((entry_id, None))  # keeps the batch's last id right
+            decoded.append((stream, kept))
+        self.status.undecodable += len(undecodable)
+        return decoded, undecodable
 
     def poll(self, block_ms: int | None = None) -> int:
         """One XREAD of both streams, applied; return the number of entries read."""
         self._flush_deadletters()  # rejects left over from a lost connection go first
         if not self._ids:
             self._ids = self._initial_ids()
-        reply: Any = self.connection.xread(self._ids, count=self.count, block=block_ms)  # type: ignore[arg-type]
+        reply, undecodable = self._read(block_ms)
         positions: list[Entry] = []
         events: list[Entry] = []
+        last: dict[str, str] = {}
         full = False
         for stream, entries in reply or []:
             target = positions if stream == self.positions_stream else events
             for entry_id, fields in entries:
-                target.append((stream, entry_id, fields))
+                if fields is not None:
+                    target.append((stream, entry_id, fields))
+            if entries:
+                last[stream] = entries[-1][0]
             if len(entries) >= self.count:
                 full = True
         clock_ms = None if full else self._redis_ms()
-        rejected = self.sink.apply_batch(positions, events, clock_ms)
+        rejected = undecodable + self.sink.apply_batch(positions, events, clock_ms)
         # The batch is applied: advance now so a failure below can never apply it twice.
-        if positions:
-            self._ids[self.positions_stream] = positions[-1][1]
-        if events:
-            self._ids[self.events_stream] = events[-1][1]
+        self._ids.update(last)
         self._unwritten.extend(rejected)
         self._flush_deadletters()
-        n = len(positions) + len(events)
+        n = sum(len(entries) for _, entries in reply or [])
+        now = time.time()
         self.status.reads += 1
         self.status.entries += n
-        self.status.last_ok_at = time.time()
+        self.status.events_read += sum(len(e) for s, e in reply or [] if s == self.events_stream)
+        self.status.last_ok_at = now
+        if n:
+            self.status.last_applied_at = now
         self.status.last_ids = dict(self._ids)
         self.status.connected = True
         if not full and not self.status.caught_up:
@@ -148,6 +216,9 @@ class Consumer:
             try:
                 self.poll(self.block_ms if self.status.caught_up else None)
                 delay = self.backoff_initial_s
+                self.status.failing_since = None
+                self.status.consecutive_failures = 0
+                continue
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 self.status.connected = False
                 self.status.last_error = f"{type(exc).__name__}: {exc}"
@@ -161,6 +232,9 @@ class Consumer:
                 log.exception("consumer error; retrying in %.1f s", delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.backoff_max_s)
+            self.status.consecutive_failures += 1
+            if self.status.failing_since is None:
+                self.status.failing_since = time.time()
 
     def start(self) -> threading.Thread:
         """Start the background thread (idempotent)."""
@@ -175,6 +249,13 @@ class Consumer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def entries_behind(self, stream: str, cap: int = 1000) -> int:
+        """Entries of ``stream`` after the last one applied, counted up to ``cap``."""
+        mine = self.status.last_ids.get(stream)
+        if mine is None:
+            return min(cap, int(self.raw.xlen(stream)))
+        return len(self.raw.xrange(stream, min=f"({mine}", max="+", count=cap) or [])
 
     def wait_caught_up(self, timeout: float | None = None) -> bool:
         """Block until the history has been read once; True if it was."""

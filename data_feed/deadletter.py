@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import redis
 
@@ -20,6 +21,8 @@ RESERVED = ("error", "stream", "entry_id")
 """Dead-letter fields that describe the rejection; original fields with these names get an
 ``orig.`` prefix so nothing is lost."""
 
+_RESERVED_BYTES = frozenset(name.encode() for name in RESERVED)
+
 _SCRIPT = """
 if redis.call('HSETNX', KEYS[2], ARGV[1], '1') == 1 then
   return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
@@ -28,11 +31,51 @@ return false
 """
 
 
-def deadletter_fields(stream: str, entry_id: str, fields: Mapping[str, str], error: str) -> dict[str, str]:
-    """The flat map written to the dead-letter stream for one rejected entry."""
-    out = {"error": error, "stream": stream, "entry_id": entry_id}
+MAX_FIELDS = 3000
+"""Original fields copied into one dead letter; the rest are counted in ``dl.omitted_fields``
+(the script's XADD takes its arguments from a Lua stack of about 8,000 slots)."""
+
+MAX_VALUE_BYTES = 16 * 1024
+"""Longest original value copied whole; longer ones are cut and marked."""
+
+MAX_ERROR_CHARS = 2000
+"""Longest reason stored; reasons quote values, which can be huge."""
+
+LOG_CHARS = 300
+"""Longest reason written to the log."""
+
+_MARK = "…[cut: {} bytes in all]"
+
+
+def _cap(value: str | bytes) -> str | bytes:
+    raw = value.encode() if isinstance(value, str) else value
+    if len(raw) <= MAX_VALUE_BYTES:
+        return value
+    head = raw[:MAX_VALUE_BYTES]
+    mark = _MARK.format(len(raw)).encode()
+    return head.decode(errors="ignore") + mark.decode() if isinstance(value, str) else head + mark
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else text[:limit] + f"…[{len(text)} chars]"
+
+
+def deadletter_fields(stream: str, entry_id: str, fields: Mapping[Any, Any],
+                      error: str) -> dict[Any, Any]:
+    """The flat map written to the dead-letter stream for one rejected entry (bounded in size)."""
+    out: dict[Any, Any] = {"error": shorten(error, MAX_ERROR_CHARS), "stream": stream, "entry_id": entry_id}
+    omitted = 0
     for key, value in fields.items():
-        out[f"orig.{key}" if key in RESERVED else key] = value
+        if len(out) - 3 >= MAX_FIELDS:
+            omitted += 1
+            continue
+        name = key.decode(errors="replace") if isinstance(key, bytes) and key in _RESERVED_BYTES else key
+        if name in RESERVED:
+            key = f"orig.{name}"
+        out[_cap(key)] = _cap(value)
+    if omitted:
+        out["dl.omitted_fields"] = str(omitted)
     return out
 
 
@@ -46,20 +89,28 @@ class DeadLetter:
         self.index = index
         self._script = connection.register_script(_SCRIPT)
 
-    def write(self, rejections: Iterable[tuple[str, str, Mapping[str, str], str]]) -> int:
-        """Dead-letter each (stream, entry_id, fields, error); return how many were new."""
+    def write(self, rejections: Iterable[tuple[str, str, Mapping[Any, Any], str]]) -> int:
+        """Dead-letter each (stream, entry_id, fields, error); return how many were new.
+
+        Each new dead letter is logged once, when it is written (a replay that meets the same
+        entry again writes and logs nothing), with the reason cut short.
+        """
         pipe = self.connection.pipeline(transaction=False)
-        count = 0
+        written = []
         for stream, entry_id, fields, error in rejections:
             flat = deadletter_fields(stream, entry_id, fields, error)
-            args: list[str] = [f"{stream}/{entry_id}"]
+            args: list[Any] = [f"{stream}/{entry_id}"]
             for key, value in flat.items():
                 args.extend((key, value))
             self._script(keys=[self.stream, self.index], args=args, client=pipe)
-            count += 1
-            # The reason never quotes personal fields, so it is safe to log.
-            log.warning("rejected %s %s: %s", stream, entry_id, error)
-        if not count:
+            written.append((stream, entry_id, error))
+        if not written:
             return 0
         results = pipe.execute()
-        return sum(1 for r in results if r)
+        count = 0
+        for (stream, entry_id, error), result in zip(written, results, strict=True):
+            if result:
+                count += 1
+                # The reason never quotes personal fields, so it is safe to log.
+                log.warning("dead-lettered %s %s: %s", stream, entry_id, shorten(error, LOG_CHARS))
+        return count

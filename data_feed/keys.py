@@ -48,3 +48,6 @@ DEFAULT_BACKOFF_MAX_S = 15.0
 
 DEFAULT_PUBLISH_BATCH = 2000
 """Entries sent per pipeline by the publishing helper."""
+
+PHONE_SALT_KEY = "grid:secret:phone-salt"
+"""Random salt of the reporters' phone digests, made once and shared by every process."""

@@ -194,20 +194,25 @@ def test_dedupe_window_bounds_memory_by_stream_time(redis_conn: redis.Redis) -> 
                     id=f"{now_ms - 20_000}-0")  # retried within the window: ignored
     drain(rt)
     assert rt.state.cases["K1"].returned_count == 1
-    assert "e-1" not in rt.state._seen_ids and "e-2" in rt.state._seen_ids  # the hour-old id was forgotten
+    assert not rt.state.ingestion.seen("e-1") and rt.state.ingestion.seen("e-2")  # the hour-old id was forgotten
 
 
 def test_an_internal_error_dead_letters_the_entry_and_the_stream_goes_on(
         redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     rt = make_runtime(redis_conn)
+    original = rt.state.book._handlers["case.escalated"]
 
-    def broken(event: object) -> None:
-        raise KeyError("13800000000")  # a bug whose message happens to quote a value
+    def broken(case: object, event: object) -> None:
+        original(case, event)  # changes the case (its copy) ...
+        raise KeyError("13800000000")  # ... then a bug whose message happens to quote a phone number
 
-    monkeypatch.setitem(rt.state._handlers, "case.escalated", broken)
-    feed(redis_conn, rt, [report("K1", t("08:00")), case_event("escalated", "K1", t("08:10")),
+    monkeypatch.setitem(rt.state.book._handlers, "case.escalated", broken)
+    feed(redis_conn, rt, [report("K1", t("08:00"), reporter_phone="13800000000"),
+                          case_event("escalated", "K1", t("08:10"), level="district"),
                           case_event("closed", "K1", t("09:00"))])
     assert rt.state.cases["K1"].state == "closed"
+    assert rt.state.cases["K1"].escalation_level is None  # nothing of the failed event stayed
     dead = redis_conn.xrange("grid:deadletter")
     assert len(dead) == 1 and dead[0][1]["error"].startswith("internal error while applying (KeyError)")
-    assert "13800000000" not in caplog.text and "13800000000" not in dead[0][1]["error"]
+    assert "Traceback" in caplog.text and "broken" in caplog.text  # the traceback is logged ...
+    assert "13800000000" not in caplog.text and "13800000000" not in dead[0][1]["error"]  # ... redacted

@@ -149,7 +149,7 @@ def test_unknown_category_is_accepted_with_default_limit_and_counted(redis_conn:
     feed(redis_conn, rt, [report("K1", iso(reported), category="brand-new-category", priority="urgent")])
     case = rt.state.cases["K1"]
     assert case.deadline == reported.timestamp() + 5 * 3600
-    assert rt.state.quality.unknown_categories == 1
+    assert rt.state.summary()["quality"]["unknown_categories"] == 1
     assert "brand-new-category" in rt.state.summary()["unknown_category_ids"]
     assert views.kpi_report(rt, may_period(), reported.timestamp())["district"]["accepted"] == 1
 
@@ -199,12 +199,14 @@ def test_last_state_follows_event_time_not_arrival(redis_conn: redis.Redis) -> N
     assert k2.state == "returned" and "K2" in rt.state.open_cases and "K1" not in rt.state.open_cases
 
 
-def test_a_fresh_hazard_is_not_an_alert_until_near_its_deadline(redis_conn: redis.Redis) -> None:
-    rt = make_runtime(redis_conn)  # hazard limit 4 h
+def test_a_fresh_hazard_is_an_alert_at_once_and_on_top(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn)  # hazard limit 4 h, normal 72 h
     reported = datetime(2026, 5, 20, 8, tzinfo=CST).timestamp()
-    feed(redis_conn, rt, [report("H", t("08:00"), priority="hazard"), report("N", t("08:00", "2026-05-10"))])
-    assert [a["case_id"] for a in views.alerts(rt, reported + 3600)] == ["N"]
-    assert [a["case_id"] for a in views.alerts(rt, reported + 3.5 * 3600)] == ["H", "N"]
+    feed(redis_conn, rt, [report("N", t("08:00", "2026-05-10")), report("U", t("08:00"), priority="urgent"),
+                          report("H", t("08:00"), priority="hazard")])
+    # one second after its report the hazard is listed first; the urgent case (24 h) is not near yet
+    assert [a["case_id"] for a in views.alerts(rt, reported + 1)] == ["H", "N"]
+    assert [a["case_id"] for a in views.alerts(rt, reported + 20 * 3600)] == ["H", "N", "U"]  # 83 % used
 
 
 def test_patrol_coverage_counts_per_round_and_street(redis_conn: redis.Redis) -> None:

@@ -1,0 +1,128 @@
+"""Deadline-ordered indexes of the open cases: overdue counts and the alert list without a scan.
+
+* ``overdue``: per KPI group, the open cases sorted by deadline; "overdue at now" per group is
+  one binary search, whatever the backlog.
+* alerts: open cases past or near their deadline (yellow or red countdown), plus every open
+  hazard at once, ordered hazard first then by deadline (most overdue first). Cases wait in a
+  list sorted by the time they turn yellow and move to the alert list as readers' clocks pass
+  that time, so each case moves once: the cost of a read grows with the page it returns.
+
+Every method runs under the state's lock (the caller's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sortedcontainers import SortedList
+
+from dashboard.cases import Case
+
+HAZARD = "hazard"
+
+Group = tuple[str, str]
+AlertKey = tuple[int, float, str]
+"""(0 for a hazard else 1, deadline, case_id): the order of the alert list."""
+
+
+class _Entry:
+    """Where one open case sits in the indexes (to take it out exactly)."""
+
+    __slots__ = ("deadline", "groups", "alert_key", "near_at")
+
+    def __init__(self, deadline: float, groups: tuple[Group, ...], alert_key: AlertKey,
+                 near_at: float) -> None:
+        self.deadline = deadline
+        self.groups = groups
+        self.alert_key = alert_key
+        self.near_at = near_at
+
+
+class DeadlineIndex:
+    """Open cases by deadline, per KPI group, and the alert list."""
+
+    def __init__(self, near_fraction: float) -> None:
+        self.near_fraction = near_fraction
+        self.by_group: dict[Group, SortedList] = {}
+        self.alerting: SortedList = SortedList()  # AlertKey of listed cases
+        self.waiting: SortedList = SortedList()  # (near_at, case_id) of cases not yet near
+        self.horizon = float("-inf")  # latest clock a reader advanced the alert list to
+        self._entries: dict[str, _Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def update(self, case: Case, groups: tuple[Group, ...]) -> None:
+        """Put ``case`` where it belongs now (out of every index once it is closed)."""
+        old = self._entries.get(case.case_id)
+        if not case.is_open:
+            if old is not None:
+                self._remove(case.case_id, old)
+            return
+        deadline = case.deadline
+        if old is not None and old.deadline == deadline and old.groups == groups \
+                and old.alert_key[0] == (0 if case.priority == HAZARD else 1):
+            return  # the usual event: nothing that orders the case changed
+        if old is not None:
+            self._remove(case.case_id, old)
+        entry = _Entry(deadline, groups, (0 if case.priority == HAZARD else 1, deadline, case.case_id),
+                       case.near_at(self.near_fraction))
+        self._entries[case.case_id] = entry
+        key = (deadline, case.case_id)
+        for group in groups:
+            index = self.by_group.get(group)
+            if index is None:
+                index = self.by_group[group] = SortedList()
+            index.add(key)
+        if entry.alert_key[0] == 0 or entry.near_at <= self.horizon:
+            self.alerting.add(entry.alert_key)
+        else:
+            self.waiting.add((entry.near_at, case.case_id))
+
+    def _remove(self, case_id: str, entry: _Entry) -> None:
+        del self._entries[case_id]
+        key = (entry.deadline, case_id)
+        for group in entry.groups:
+            index = self.by_group[group]
+            index.remove(key)
+            if not index:
+                del self.by_group[group]
+        if entry.alert_key in self.alerting:
+            self.alerting.remove(entry.alert_key)
+        else:
+            self.waiting.discard((entry.near_at, case_id))
+
+    def overdue(self, now: float) -> dict[Group, int]:
+        """Open cases past their deadline at ``now``, per group (groups with none left out)."""
+        out = {}
+        probe = (now, "")
+        for group, index in self.by_group.items():
+            n = index.bisect_left(probe)
+            if n:
+                out[group] = n
+        return out
+
+    def advance(self, now: float) -> None:
+        """Move cases that are near their deadline at ``now`` into the alert list."""
+        if now <= self.horizon:
+            return
+        self.horizon = now
+        waiting = self.waiting
+        while waiting and waiting[0][0] <= now:
+            _, case_id = waiting.pop(0)
+            self.alerting.add(self._entries[case_id].alert_key)
+
+    def alerts(self, now: float, after: AlertKey | None = None) -> Iterator[AlertKey]:
+        """Alert keys in order (after ``after``, for paging), as of ``now``."""
+        self.advance(now)
+        start = 0 if after is None else self.alerting.bisect_right(after)
+        for i in range(start, len(self.alerting)):
+            key = self.alerting[i]
+            entry = self._entries[key[2]]
+            if key[0] == 0 or entry.near_at <= now:  # a reader with an older clock skips new ones
+                yield key
+
+    def alert_count(self, now: float) -> int:
+        """How many cases the alert list holds at ``now``."""
+        self.advance(now)
+        return len(self.alerting)
