@@ -60,7 +60,6 @@ class CaseBook:
         self.version = 0  # bumped whenever a case changes: KPI caches key on it
         self.unknown_categories: set[str] = set()
         self.unknown_category_events = 0
-        self.horizon = float("-inf")  # newest event time applied: drives retirement
         self._closing: deque[tuple[float, str]] = deque()
         self._handlers: dict[str, Callable[[Case, Event], None]] = {
             EventType.CASE_RESOLVED_ON_SITE.value: self._on_resolved_on_site,
@@ -106,24 +105,24 @@ class CaseBook:
         case.query_code = d.get("query_code")
         if d.get("reporter_phone"):
             case.phone_digest = phone_digest(self.salt, d["reporter_phone"])
-        self.commit(None, case, event.ts)
+        self.commit(None, case)
 
     def apply(self, event: Event) -> None:
         """Apply a validated case event to its (reported) case, all or nothing."""
         old = self.cases[event.data["case_id"]]
         new = old.copy()
         self._handlers[event.type](new, event)
-        self.commit(old, new, event.ts)
+        self.commit(old, new)
 
-    def link_checkpoint(self, case_id: str, checkpoint_id: str, ts: float) -> None:
+    def link_checkpoint(self, case_id: str, checkpoint_id: str) -> None:
         """An inspection named the checkpoint of a case that had none."""
         old = self.cases[case_id]
         if old.checkpoint_id is None:
             new = old.copy()
             new.checkpoint_id = checkpoint_id
-            self.commit(old, new, ts)
+            self.commit(old, new)
 
-    def commit(self, old: Case | None, new: Case, ts: float) -> None:
+    def commit(self, old: Case | None, new: Case) -> None:
         """Put ``new`` in place of ``old`` and move every index with it."""
         if new.groups is None:
             new.groups = groups_of(new)
@@ -137,8 +136,6 @@ class CaseBook:
         if not new.is_open and (old is None or old.is_open):
             self._closing.append((new.state_ts, new.case_id))
         self.version += 1
-        if ts > self.horizon:
-            self.horizon = ts
 
     def _move_open(self, old: Case | None, new: Case) -> None:
         checkpoints = self.registry.checkpoints
@@ -158,9 +155,9 @@ class CaseBook:
                 self.registry.with_open_cases.add(cp.checkpoint_id)
                 self.registry.touch(cp.checkpoint_id)
 
-    def retire(self) -> int:
-        """Retire the cases closed longer than the retention before the newest event time."""
-        cutoff = self.horizon - self.retention_s
+    def retire(self, horizon: float) -> int:
+        """Retire the cases closed longer than the retention before ``horizon`` (event time)."""
+        cutoff = horizon - self.retention_s
         closing = self._closing
         n = 0
         while closing and closing[0][0] < cutoff:

@@ -185,13 +185,14 @@ class State:
 
     def _apply_positions(self, entries: list[Entry], rejected: list[Rejection]) -> None:
         registry = self.registry
-        max_future = self.ingestion.max_future_s
+        max_future = self.ingestion.max_future_s or float("inf")
+        max_age = self.ingestion.max_age_s or float("inf")
         applied = 0
         for entry in entries:
             fields = entry[2]
             pos = fast_position(fields)
-            if pos is not None and max_future and pos[3] > entry_ms(entry[1]) / 1000.0 + max_future:
-                pos = None  # too far ahead: take the long path for the precise reason
+            if pos is not None and not (-max_age <= pos[3] - entry_ms(entry[1]) / 1000.0 <= max_future):
+                pos = None  # too far from its entry's time: take the long path for the precise reason
             if pos is None:
                 try:
                     event = parse_entry(fields, "positions")
@@ -290,7 +291,7 @@ class State:
                 if case is None:
                     self.ingestion.hint(case_id, cp.checkpoint_id, ms)
                 else:
-                    self.book.link_checkpoint(case_id, cp.checkpoint_id, event.ts)
+                    self.book.link_checkpoint(case_id, cp.checkpoint_id)
         elif event.type == _REPORTED:
             self.book.report(event, self.ingestion.take_hint(d["case_id"]))
         elif event.type == _REGISTERED:
@@ -302,11 +303,11 @@ class State:
 
     def _housekeeping(self) -> None:
         """Retire long-closed cases and forget days beyond the history window (by event time)."""
-        horizon = self.book.horizon
-        if horizon == float("-inf") or horizon - self._housekept_at < HOUSEKEEPING_EVERY_S:
+        horizon = self.event_time
+        if horizon is None or horizon - self._housekept_at < HOUSEKEEPING_EVERY_S:
             return
         self._housekept_at = horizon
-        self.quality.retired += self.book.retire()
+        self.quality.retired += self.book.retire(horizon)
         before = district_day(horizon, self.config.tz) - timedelta(days=self.config.history_days)
         self.book.prune(before)
         self.registry.prune(before)
