@@ -2,8 +2,8 @@
 
 A case holds no personal data: ``description`` is never kept, and ``reporter_phone`` only as a
 salted digest beside the citizen's ``query_code`` (what a citizen query needs to check a pair).
-Records are copied before an event changes them (:meth:`Case.copy`), so a handler that fails
-halfway leaves nothing half-applied; the set-like fields are frozensets and shared by copies.
+The set-like fields are frozensets (an event replaces them), so a saved record of a case's
+fields can be put back whole when a handler fails halfway (see :mod:`dashboard.lifecycle`).
 """
 
 from __future__ import annotations
@@ -85,13 +85,6 @@ class Case:
         self.groups: tuple[tuple[str, str], ...] | None = None  # KPI groups, cached by the tallies
         self.query_code: str | None = None
         self.phone_digest: str | None = None  # salted digest: the phone number itself is never kept
-
-    def copy(self) -> Case:
-        """A shallow copy (every field is immutable, so nothing is shared mutably)."""
-        other = Case.__new__(Case)
-        for name in Case.__slots__:
-            setattr(other, name, getattr(self, name))
-        return other
 
     @property
     def is_open(self) -> bool:

@@ -3,7 +3,8 @@
 * Time: an event stamped further than ``max_future_s`` after the moment its entry was written
   (the stream id's time), or more than ``max_age_s`` before it, is rejected with a reason. The
   check compares with the entry's own id, so a replay decides exactly as the live run did.
-* Dedupe: a repeated ``event_id`` is applied once within a window measured by stream time.
+* Dedupe: a repeated ``event_id`` is applied once within a window of event time before the
+  newest event applied (a week by default), so a backfill of a year keeps a week of ids.
   An entry that ends up dead-lettered does not count as seen, so the producer's retry applies.
 * Late buffer: case events that arrive before their ``case.reported`` wait up to the late
   window (by stream time), then go to the dead letters with a reason.
@@ -44,7 +45,7 @@ class Ingestion:
     def __init__(self, *, late_window_s: float, dedupe_window_s: float, max_future_s: float,
                  max_age_s: float) -> None:
         self.late_window_ms = int(late_window_s * 1000)
-        self.dedupe_window_ms = int(dedupe_window_s * 1000)
+        self.dedupe_window_s = dedupe_window_s
         self.late_window_s = late_window_s
         self.max_future_s = max_future_s
         self.max_age_s = max_age_s
@@ -52,8 +53,8 @@ class Ingestion:
         self.pending_count = 0
         self.hints: dict[str, tuple[str, int]] = {}  # case_id -> (checkpoint_id, entry ms)
         self._hint_order: deque[tuple[int, str]] = deque()
-        self._seen: dict[str, int] = {}
-        self._seen_order: deque[tuple[int, str]] = deque()
+        self._seen: dict[str, int] = {}  # event_id -> day of its event time
+        self._by_day: dict[int, list[str]] = {}
 
     # ------------------------------------------------------------------ time
     def check_time(self, ts: float, ms: int) -> None:
@@ -73,25 +74,30 @@ class Ingestion:
         """True when this event id was applied (or is held) within the window."""
         return event_id is not None and event_id in self._seen
 
-    def remember(self, event_id: str | None, ms: int) -> None:
-        """Count an event id as seen from stream time ``ms``."""
+    def remember(self, event_id: str | None, ts: float) -> None:
+        """Count an event id as seen; it is kept while its event time is inside the window."""
         if event_id is not None:
-            self._seen[event_id] = ms
-            self._seen_order.append((ms, event_id))
+            day = int(ts // 86400)
+            self._seen[event_id] = day
+            bucket = self._by_day.get(day)
+            if bucket is None:
+                bucket = self._by_day[day] = []
+            bucket.append(event_id)
 
-    def forget(self, event_id: str | None, ms: int) -> None:
+    def forget(self, event_id: str | None) -> None:
         """An entry that was dead-lettered does not count as seen: its retry must apply."""
-        if event_id is not None and self._seen.get(event_id) == ms:
-            del self._seen[event_id]
+        if event_id is not None:
+            self._seen.pop(event_id, None)
 
-    def forget_old(self, horizon_ms: int) -> None:
-        """Drop event ids older than the dedupe window (producers retry within minutes)."""
-        oldest = horizon_ms - self.dedupe_window_ms
-        order = self._seen_order
-        while order and order[0][0] < oldest:
-            ms, event_id = order.popleft()
-            if self._seen.get(event_id) == ms:
-                del self._seen[event_id]
+    def forget_old(self, newest_ts: float | None, horizon_ms: int) -> None:
+        """Drop event ids whose event time is older than the dedupe window before the newest
+        event time (whole days at a time), and inspection hints older than the late window."""
+        if newest_ts is not None:
+            oldest_day = int((newest_ts - self.dedupe_window_s) // 86400)
+            for day in [d for d in self._by_day if d < oldest_day]:
+                for event_id in self._by_day.pop(day):
+                    if self._seen.get(event_id) == day:
+                        del self._seen[event_id]
         hints = self._hint_order
         while hints and hints[0][0] < horizon_ms - self.late_window_ms:
             ms, case_id = hints.popleft()
@@ -108,7 +114,7 @@ class Ingestion:
         """Keep a case event until its report arrives (or the late window passes)."""
         self.pending.setdefault(case_id, []).append(Pending(entry, event, ms))
         self.pending_count += 1
-        self.remember(event.event_id, ms)  # a duplicate of a held entry is still a duplicate
+        self.remember(event.event_id, event.ts)  # a duplicate of a held entry is still a duplicate
 
     def release(self, case_id: str) -> list[Pending]:
         """The events that waited for ``case_id``'s report."""

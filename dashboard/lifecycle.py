@@ -1,8 +1,9 @@
 """The case lifecycle: one handler per case event type, applied all-or-nothing.
 
-A handler works on a copy of the case and may raise (a rejection, or a bug) without changing
-anything; :meth:`CaseBook.commit` then puts the new record in place and moves every index with
-it: the open set, the checkpoints' open cases, the KPI tallies and the deadline indexes.
+Before a handler runs, the case's fields are saved; a handler that raises (a rejection, or a
+bug) gets every field put back, so nothing is half-applied. :meth:`CaseBook.commit` then moves
+every index with the case: the KPI tallies, the open set, the checkpoints' open cases and the
+deadline indexes.
 
 Memory is bounded by construction: a case closed (or voided) longer than the retention ago is
 retired: its KPI counters stay in the day tallies, its record goes, and only its id is kept
@@ -13,11 +14,13 @@ for a retired case are rejected with a reason saying so.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import logging
-from collections import deque
+import operator
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dashboard.cases import Case, CaseState
@@ -25,7 +28,7 @@ from dashboard.deadlines import DeadlineIndex
 from dashboard.periods import district_day
 from dashboard.reference import Reference
 from dashboard.registry import Registry
-from dashboard.tallies import Tallies, contribution, groups_of
+from dashboard.tallies import Contribution, Tallies, contribution, groups_of
 from data_feed.contract import Event, EventType
 from data_feed.errors import MalformedEvent
 
@@ -60,7 +63,7 @@ class CaseBook:
         self.version = 0  # bumped whenever a case changes: KPI caches key on it
         self.unknown_categories: set[str] = set()
         self.unknown_category_events = 0
-        self._closing: deque[tuple[float, str]] = deque()
+        self._closing: list[tuple[float, str]] = []  # heap of (closed at, case_id)
         self._handlers: dict[str, Callable[[Case, Event], None]] = {
             EventType.CASE_RESOLVED_ON_SITE.value: self._on_resolved_on_site,
             EventType.CASE_ESCALATED.value: self._on_escalated,
@@ -105,53 +108,67 @@ class CaseBook:
         case.query_code = d.get("query_code")
         if d.get("reporter_phone"):
             case.phone_digest = phone_digest(self.salt, d["reporter_phone"])
-        self.commit(None, case)
+        case.groups = groups_of(case)  # may fail on bad data: before anything is indexed
+        self.commit(case, (None, None), False, None)
 
     def apply(self, event: Event) -> None:
         """Apply a validated case event to its (reported) case, all or nothing."""
-        old = self.cases[event.data["case_id"]]
-        new = old.copy()
-        self._handlers[event.type](new, event)
-        self.commit(old, new)
+        case = self.cases[event.data["case_id"]]
+        before = contribution(case)
+        saved = _save(case)
+        try:
+            self._handlers[event.type](case, event)
+            self.commit(case, before, saved[_OPEN_AT], saved[_CHECKPOINT_AT])
+        except BaseException:
+            _restore(case, saved)  # the handler (or a bug) failed halfway: put every field back
+            raise
 
     def link_checkpoint(self, case_id: str, checkpoint_id: str) -> None:
         """An inspection named the checkpoint of a case that had none."""
-        old = self.cases[case_id]
-        if old.checkpoint_id is None:
-            new = old.copy()
-            new.checkpoint_id = checkpoint_id
-            self.commit(old, new)
+        case = self.cases[case_id]
+        if case.checkpoint_id is None:
+            before = contribution(case)
+            was_open = case.is_open
+            case.checkpoint_id = checkpoint_id
+            try:
+                self.commit(case, before, was_open, None)
+            except BaseException:
+                case.checkpoint_id = None
+                raise
 
-    def commit(self, old: Case | None, new: Case) -> None:
-        """Put ``new`` in place of ``old`` and move every index with it."""
-        if new.groups is None:
-            new.groups = groups_of(new)
-        before, after = contribution(old), contribution(new)  # pure: may fail, nothing changed yet
+    def commit(self, case: Case, before: Contribution, was_open: bool, old_checkpoint: str | None) -> None:
+        """``case`` changed (or is new): move every index with it.
+
+        The steps that can fail on bad data come first; the index moves after them are plain
+        dictionary and sorted-list updates.
+        """
+        if case.groups is None:
+            case.groups = groups_of(case)
+        after = contribution(case)
+        self.deadlines.update(case, case.groups)
+        self.cases[case.case_id] = case
+        if was_open != case.is_open or old_checkpoint != case.checkpoint_id:
+            self._move_open(was_open, old_checkpoint, case)
         self.tallies.shift(before, after)
-        self.cases[new.case_id] = new
-        was_open = old is not None and old.is_open
-        if was_open != new.is_open or (old is not None and old.checkpoint_id != new.checkpoint_id):
-            self._move_open(old, new)
-        self.deadlines.update(new, new.groups)
-        if not new.is_open and (old is None or old.is_open):
-            self._closing.append((new.state_ts, new.case_id))
+        if was_open and not case.is_open:
+            heapq.heappush(self._closing, (case.state_ts, case.case_id))
         self.version += 1
 
-    def _move_open(self, old: Case | None, new: Case) -> None:
+    def _move_open(self, was_open: bool, old_checkpoint: str | None, case: Case) -> None:
         checkpoints = self.registry.checkpoints
-        if old is not None and old.is_open:
-            self.open_cases.discard(old.case_id)
-            cp = checkpoints.get(old.checkpoint_id) if old.checkpoint_id else None
+        if was_open:
+            self.open_cases.discard(case.case_id)
+            cp = checkpoints.get(old_checkpoint) if old_checkpoint else None
             if cp is not None:
-                cp.open_cases.discard(old.case_id)
+                cp.open_cases.discard(case.case_id)
                 if not cp.open_cases:
                     self.registry.with_open_cases.discard(cp.checkpoint_id)
                 self.registry.touch(cp.checkpoint_id)
-        if new.is_open:
-            self.open_cases.add(new.case_id)
-            cp = checkpoints.get(new.checkpoint_id) if new.checkpoint_id else None
+        if case.is_open:
+            self.open_cases.add(case.case_id)
+            cp = checkpoints.get(case.checkpoint_id) if case.checkpoint_id else None
             if cp is not None:
-                cp.open_cases.add(new.case_id)
+                cp.open_cases.add(case.case_id)
                 self.registry.with_open_cases.add(cp.checkpoint_id)
                 self.registry.touch(cp.checkpoint_id)
 
@@ -161,7 +178,7 @@ class CaseBook:
         closing = self._closing
         n = 0
         while closing and closing[0][0] < cutoff:
-            ts, case_id = closing.popleft()
+            ts, case_id = heapq.heappop(closing)
             case = self.cases.get(case_id)
             if case is None or case.is_open or case.state_ts != ts:
                 continue  # reopened (it will be queued again when it closes) or gone
@@ -207,6 +224,20 @@ class CaseBook:
         case.rating_day = district_day(event.ts, self.tz)
         case.satisfied = d["satisfied"]
         case.score = d.get("score")
+
+
+_fields = operator.attrgetter(*Case.__slots__)
+_OPEN_AT = -1  # position of the extra "was open" value in a saved record
+_CHECKPOINT_AT = Case.__slots__.index("checkpoint_id")
+
+
+def _save(case: Case) -> tuple[Any, ...]:
+    return (*_fields(case), case.is_open)
+
+
+def _restore(case: Case, saved: tuple[Any, ...]) -> None:
+    for name, value in zip(Case.__slots__, saved, strict=False):
+        setattr(case, name, value)
 
 
 def _move(case: Case, state: CaseState, ts: float) -> None:

@@ -174,7 +174,7 @@ class State:
                 for p in self.ingestion.expire(horizon):
                     self._reject_held(p, self.ingestion.late_reason(p), rejected)
             if newest:
-                self.ingestion.forget_old(newest)
+                self.ingestion.forget_old(self.event_time, newest)
             self._housekeeping()
             if positions or events or rejected:
                 self.version += 1
@@ -236,7 +236,7 @@ class State:
             return
         if not self._handle(event, entry, rejected):
             return
-        self.ingestion.remember(event.event_id, ms)
+        self.ingestion.remember(event.event_id, event.ts)
         self.quality.applied += 1
         if self.event_time is None or event.ts > self.event_time:
             self.event_time = event.ts
@@ -248,14 +248,14 @@ class State:
                     self.quality.applied += 1
                     self.quality.late_applied += 1
                 else:
-                    self.ingestion.forget(p.event.event_id, p.entry_ms)
+                    self.ingestion.forget(p.event.event_id)
 
     def _retired_reason(self, case_id: str) -> str:
         return (f"case_id={case_id!r} was closed more than {self.config.case_retention_days:g} days "
                 "before the newest event; its record is no longer kept (GRID_CASE_RETENTION_DAYS)")
 
     def _reject_held(self, p: Pending, reason: str, rejected: list[Rejection]) -> None:
-        self.ingestion.forget(p.event.event_id, p.entry_ms)
+        self.ingestion.forget(p.event.event_id)
         rejected.append((p.entry[0], p.entry[1], p.entry[2], reason))
 
     def _handle(self, event: Event, entry: Entry, rejected: list[Rejection]) -> bool:

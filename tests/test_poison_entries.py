@@ -38,9 +38,9 @@ def test_an_entry_that_is_not_utf8_is_dead_lettered_with_its_bytes_and_the_strea
     drain(rt)
     assert set(rt.state.cases) == {"K1", "K3"}  # everything after the poison entry was applied
     raw = redis.Redis(unix_socket_path=redis_conn.connection_pool.connection_kwargs["path"])
-    dead = {f[b"entry_id"].decode(): f for _, f in raw.xrange("grid:deadletter")}
+    dead = {(f[b"stream"], f[b"entry_id"].decode()): f for _, f in raw.xrange("grid:deadletter")}
     assert len(dead) == 2
-    letter = dead[bad_id]
+    letter = dead[(b"grid:events", bad_id)]
     assert b"not valid UTF-8" in letter[b"error"]
     if where == "value":
         assert letter[b"category"] == b"\xff\xfe"  # its bytes preserved
