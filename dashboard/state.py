@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from dashboard.cases import Case
@@ -48,9 +48,6 @@ log = logging.getLogger(__name__)
 _REPORTED = EventType.CASE_REPORTED.value
 _REGISTERED = EventType.CHECKPOINT_REGISTERED.value
 _INSPECTION = EventType.INSPECTION_COMPLETED.value
-
-HOUSEKEEPING_EVERY_S = 3600.0
-"""Retirement of closed cases and pruning of old days run at most this often (event time)."""
 
 
 @dataclass
@@ -90,6 +87,10 @@ class State:
         self.version = 0
         self.last_event_at: float | None = None
         self.event_time: float | None = None  # newest event time applied (the stream clock)
+        # newest event time on the events stream: retention and dedupe follow it, never the
+        # positions (a replay reads recent positions first; decisions must not depend on that)
+        self.history_time: float | None = None
+        self._pruned_day: date | None = None
         self.last_internal_error_at: float | None = None
         self.quality = Quality()
         self.ingestion = Ingestion(late_window_s=config.late_window_s,
@@ -100,7 +101,6 @@ class State:
                              {k: v * 3600.0 for k, v in config.default_limit_hours.items()},
                              config.near_deadline_fraction, config.case_retention_days * 86400,
                              salt if salt is not None else secrets.token_bytes(16))
-        self._housekept_at = float("-inf")
 
     # ---------------------------------------------------------------- the parts' data, by name
     @property
@@ -174,7 +174,7 @@ class State:
                 for p in self.ingestion.expire(horizon):
                     self._reject_held(p, self.ingestion.late_reason(p), rejected)
             if newest:
-                self.ingestion.forget_old(self.event_time, newest)
+                self.ingestion.forget_old(self.history_time, newest)
             self._housekeeping()
             if positions or events or rejected:
                 self.version += 1
@@ -238,8 +238,10 @@ class State:
             return
         self.ingestion.remember(event.event_id, event.ts)
         self.quality.applied += 1
-        if self.event_time is None or event.ts > self.event_time:
-            self.event_time = event.ts
+        if self.history_time is None or event.ts > self.history_time:
+            self.history_time = event.ts
+            if self.event_time is None or event.ts > self.event_time:
+                self.event_time = event.ts
         if event.type == _REPORTED:
             for p in self.ingestion.release(event.data["case_id"]):
                 if self.ingestion.too_late(p, ms):
@@ -303,14 +305,16 @@ class State:
 
     def _housekeeping(self) -> None:
         """Retire long-closed cases and forget days beyond the history window (by event time)."""
-        horizon = self.event_time
-        if horizon is None or horizon - self._housekept_at < HOUSEKEEPING_EVERY_S:
+        horizon = self.history_time
+        if horizon is None:
             return
-        self._housekept_at = horizon
-        self.quality.retired += self.book.retire(horizon)
-        before = district_day(horizon, self.config.tz) - timedelta(days=self.config.history_days)
-        self.book.prune(before)
-        self.registry.prune(before)
+        self.quality.retired += self.book.retire(horizon)  # a look at a heap's top when idle
+        today = district_day(horizon, self.config.tz)
+        if today != self._pruned_day:
+            self._pruned_day = today
+            before = today - timedelta(days=self.config.history_days)
+            self.book.prune(before)
+            self.registry.prune(before)
 
     # ---------------------------------------------------------------- reads (each under the lock)
     @property
