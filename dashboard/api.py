@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from typing import Any
 
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from dashboard import kpis as kpi_engine
 from dashboard import views
 from dashboard.periods import PeriodError
 from dashboard.runtime import EXTENSION_KEY, Runtime
@@ -21,6 +24,52 @@ def _runtime() -> Runtime:
 
 def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
+
+
+class ParamError(ValueError):
+    """A query parameter is invalid; the message names it and says what to send."""
+
+
+_COUNT = re.compile(r"[0-9]{1,9}")
+
+
+def count_param(name: str) -> int | None:
+    """A non-negative integer query parameter in plain ASCII digits; None when absent or empty."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    if not _COUNT.fullmatch(raw):  # int() would also take "３", " 3", "3_0" and "+3"
+        raise ParamError(f"{name}={raw!r} must be a non-negative integer (digits 0-9, at most 9)")
+    return int(raw)
+
+
+_ID_LEVELS = {"street": ("streets", "street_id"), "community": ("communities", "community_id")}
+
+
+def _is_known(runtime: Runtime, param: str, key: str) -> bool:
+    """An id the reference defines, or that a case or registered checkpoint carries."""
+    level, attr = _ID_LEVELS[param]
+    if key in getattr(runtime.reference, level):
+        return True
+    state = runtime.state
+    group = (level, key)
+    with state.lock:
+        # one dict lookup per district day, then a plain copy: nothing here grows under the lock
+        if any(group in cells for cells in state.tallies.cases.values()):
+            return True
+        checkpoints = list(state.checkpoints.values())
+    return any(cp.registered and getattr(cp, attr) == key for cp in checkpoints)
+
+
+def _area_params(runtime: Runtime) -> tuple[str | None, str | None]:
+    """(street, community) query parameters, each None when absent; raises LookupError if unknown."""
+    found: list[str | None] = []
+    for param in ("street", "community"):
+        key = request.args.get(param) or None
+        if key is not None and not _is_known(runtime, param, key):
+            raise LookupError(f"{param}={key!r} is not a known {param} id")
+        found.append(key)
+    return found[0], found[1]
 
 
 def _stream_lag(runtime: Runtime, stream: str) -> dict[str, Any]:
@@ -67,28 +116,45 @@ def healthz() -> tuple[Response, int]:
 def kpis() -> Any:
     """KPIs for period=today|7d|30d|all or from/to (inclusive dates), optional street."""
     args = request.args
+    runtime = _runtime()
     try:
-        report = views.kpi_report_for_query(_runtime(), args.get("period"), args.get("from"),
+        report = views.kpi_report_for_query(runtime, args.get("period"), args.get("from"),
                                             args.get("to"), args.get("street") or None)
+        street, community = _area_params(runtime)
     except PeriodError as exc:
         return _error(400, str(exc))
+    except LookupError as exc:
+        return _error(404, str(exc.args[0]))
+    if community is not None:
+        empty = kpi_engine.finish([0] * len(kpi_engine.COUNTS))
+        report["communities"] = {community: report["communities"].get(community, empty)}
     return jsonify(report)
 
 
 @bp.get("/api/v1/alerts")
 def alerts() -> Any:
     """Open cases past or near their deadline, most urgent first."""
-    limit_raw = request.args.get("limit")
     try:
-        limit = int(limit_raw) if limit_raw else None
-        if limit is not None and limit < 0:
-            raise ValueError
-    except ValueError:
-        return _error(400, f"limit={limit_raw!r} must be a non-negative integer")
+        limit = count_param("limit")
+    except ParamError as exc:
+        return _error(400, str(exc))
     return jsonify({"alerts": views.alerts(_runtime(), time.time(), limit)})
 
 
 @bp.get("/api/v1/checkpoints")
 def checkpoints() -> Any:
-    """GeoJSON FeatureCollection of checkpoints with their live status."""
-    return jsonify(views.checkpoint_geojson(_runtime(), time.time(), request.args.get("street") or None))
+    """GeoJSON FeatureCollection of checkpoints with their live status; ETag, 304 when unchanged."""
+    runtime = _runtime()
+    try:
+        street, community = _area_params(runtime)
+    except LookupError as exc:
+        return _error(404, str(exc.args[0]))
+    collection = views.checkpoint_geojson(runtime, time.time(), street)
+    if community is not None:
+        collection["features"] = [f for f in collection["features"]
+                                  if f["properties"]["community_id"] == community]
+    response = jsonify(collection)
+    # Statuses also change with the clock (rounds, deadlines), so the tag hashes the body itself.
+    # Weak: the same tag stands for the gzip and plain forms, which Flask-Compress leaves alone.
+    response.set_etag(hashlib.blake2b(response.get_data(), digest_size=16).hexdigest(), weak=True)
+    return response.make_conditional(request)
