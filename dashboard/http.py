@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
+from dash.exceptions import DependencyException
 from flask import Response, jsonify, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException, NotFound
@@ -18,8 +19,9 @@ from dashboard.pages import is_page, not_found_html
 from dashboard.runtime import EXTENSION_KEY, Runtime
 from layouts.i18n import normalize_lang
 
-MAX_URL_BYTES = 8192
-"""Longest path plus query string accepted; longer gets 414 (no legitimate query comes close)."""
+MAX_URL_BYTES = 4000
+"""Longest path plus query string accepted; longer gets 414 (no legitimate query comes close).
+Just under gunicorn's default request-line limit (4094 bytes), which answers a plain 414 beyond."""
 
 JSON_PREFIXES = ("/api/", "/healthz", "/metrics")
 """Paths whose errors are JSON, not an HTML page."""
@@ -76,5 +78,10 @@ def install(app: dash.Dash) -> None:
 
     for code in (404, 405):
         server.register_error_handler(code, _http_error)
+
+    @server.errorhandler(DependencyException)
+    def _no_such_script(_exc: DependencyException) -> Any:
+        # Dash answers a request for a script it does not ship with a 500 and a traceback
+        return page_404()
 
     Compress(server)

@@ -108,7 +108,9 @@ def test_dash_internals_keep_working(app_rt: tuple[Any, Any]) -> None:
                  "/assets/wall.js", "/assets/wall.css"]:
         resp = client.get(path)
         assert resp.status_code == 200, path
-    assert client.get("/assets/no-such-file.js").status_code == 404
+    for missing in ("/assets/no-such-file.js", "/_dash-component-suites/dash/no-such.js",
+                    "/_dash-component-suites/no_such_package/x.js"):
+        assert client.get(missing).status_code == 404, missing
     # a callback POST reaches Dash (a malformed body is Dash's 4xx/5xx, not our 404 page)
     resp = client.post("/_dash-update-component", json={})
     assert resp.status_code != 404
@@ -119,11 +121,11 @@ def test_dash_internals_keep_working(app_rt: tuple[Any, Any]) -> None:
 
 def test_over_long_api_url_is_a_json_414(app_rt: tuple[Any, Any]) -> None:
     client = app_rt[0].server.test_client()
-    resp = client.get("/api/v1/kpis?period=today&street=" + "x" * 9000)
+    resp = client.get("/api/v1/kpis?period=today&street=" + "x" * 4000)
     assert resp.status_code == 414
     assert "too long" in resp.get_json()["error"]
-    assert client.get("/api/v1/kpis?period=today&pad=" + "x" * 7000).status_code == 200
-    assert client.get("/" + "a" * 9000).status_code == 414
+    assert client.get("/api/v1/kpis?period=today&pad=" + "x" * 3900).status_code == 200
+    assert client.get("/" + "a" * 4000).status_code == 414
 
 
 # ---- unknown street / community ids --------------------------------------------------------
