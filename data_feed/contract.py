@@ -368,8 +368,15 @@ def fast_position(fields: Mapping[str, str]) -> tuple[str, float, float, float] 
         return None
     for name, lo, hi in _POSITION_OPTIONAL:
         raw = get(name)
-        if raw and _plain_float(raw, lo, hi) is None:
-            return None
+        if raw:
+            if not _is_plain_number(raw):
+                return None
+            try:
+                value = float(raw)
+            except ValueError:
+                return None
+            if not lo <= value <= hi:
+                return None
     ts = dt.timestamp()
     if not TS_MIN <= ts < TS_MAX:
         return None
