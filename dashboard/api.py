@@ -54,10 +54,10 @@ def _is_known(runtime: Runtime, param: str, key: str) -> bool:
     state = runtime.state
     group = (level, key)
     with state.lock:
-        # one dict lookup per district day, then a plain copy: nothing here grows under the lock
+        # a case's street and community: one dict lookup per district day
         if any(group in cells for cells in state.tallies.cases.values()):
             return True
-        checkpoints = list(state.checkpoints.values())
+        checkpoints = list(state.checkpoints.values())  # a C-speed copy; the scan runs unlocked
     return any(cp.registered and getattr(cp, attr) == key for cp in checkpoints)
 
 
@@ -114,13 +114,13 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/api/v1/kpis")
 def kpis() -> Any:
-    """KPIs for period=today|7d|30d|all or from/to (inclusive dates), optional street."""
+    """KPIs for period=today|7d|30d|all or from/to (inclusive dates), optional street, community."""
     args = request.args
     runtime = _runtime()
     try:
-        report = views.kpi_report_for_query(runtime, args.get("period"), args.get("from"),
-                                            args.get("to"), args.get("street") or None)
         street, community = _area_params(runtime)
+        report = views.kpi_report_for_query(runtime, args.get("period"), args.get("from"),
+                                            args.get("to"), street)
     except PeriodError as exc:
         return _error(400, str(exc))
     except LookupError as exc:
