@@ -43,6 +43,10 @@ def count_param(name: str) -> int | None:
     return int(raw)
 
 
+class UnknownId(LookupError):
+    """A street or community id nobody defines; the message names it."""
+
+
 _ID_LEVELS = {"street": ("streets", "street_id"), "community": ("communities", "community_id")}
 
 
@@ -62,12 +66,12 @@ def _is_known(runtime: Runtime, param: str, key: str) -> bool:
 
 
 def _area_params(runtime: Runtime) -> tuple[str | None, str | None]:
-    """(street, community) query parameters, each None when absent; raises LookupError if unknown."""
+    """(street, community) query parameters, each None when absent; raises UnknownId."""
     found: list[str | None] = []
     for param in ("street", "community"):
         key = request.args.get(param) or None
         if key is not None and not _is_known(runtime, param, key):
-            raise LookupError(f"{param}={key!r} is not a known {param} id")
+            raise UnknownId(f"{param}={key!r} is not a known {param} id")
         found.append(key)
     return found[0], found[1]
 
@@ -123,7 +127,7 @@ def kpis() -> Any:
                                             args.get("to"), street)
     except PeriodError as exc:
         return _error(400, str(exc))
-    except LookupError as exc:
+    except UnknownId as exc:
         return _error(404, str(exc.args[0]))
     if community is not None:
         empty = kpi_engine.finish([0] * len(kpi_engine.COUNTS))
@@ -147,7 +151,7 @@ def checkpoints() -> Any:
     runtime = _runtime()
     try:
         street, community = _area_params(runtime)
-    except LookupError as exc:
+    except UnknownId as exc:
         return _error(404, str(exc.args[0]))
     collection = views.checkpoint_geojson(runtime, time.time(), street)
     if community is not None:
