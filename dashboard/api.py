@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from typing import Any
 
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from dashboard import kpis as kpi_engine
 from dashboard import views
 from dashboard.periods import PeriodError
 from dashboard.runtime import EXTENSION_KEY, Runtime
@@ -21,6 +24,56 @@ def _runtime() -> Runtime:
 
 def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
+
+
+class ParamError(ValueError):
+    """A query parameter is invalid; the message names it and says what to send."""
+
+
+_COUNT = re.compile(r"[0-9]{1,9}")
+
+
+def count_param(name: str) -> int | None:
+    """A non-negative integer query parameter in plain ASCII digits; None when absent or empty."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    if not _COUNT.fullmatch(raw):  # int() would also take "３", " 3", "3_0" and "+3"
+        raise ParamError(f"{name}={raw!r} must be a non-negative integer (digits 0-9, at most 9)")
+    return int(raw)
+
+
+class UnknownId(LookupError):
+    """A street or community id nobody defines; the message names it."""
+
+
+_ID_LEVELS = {"street": ("streets", "street_id"), "community": ("communities", "community_id")}
+
+
+def _is_known(runtime: Runtime, param: str, key: str) -> bool:
+    """An id the reference defines, or that a case or registered checkpoint carries."""
+    level, attr = _ID_LEVELS[param]
+    if key in getattr(runtime.reference, level):
+        return True
+    state = runtime.state
+    group = (level, key)
+    with state.lock:
+        # a case's street and community: one dict lookup per district day
+        if any(group in cells for cells in state.tallies.cases.values()):
+            return True
+        checkpoints = list(state.checkpoints.values())  # a C-speed copy; the scan runs unlocked
+    return any(cp.registered and getattr(cp, attr) == key for cp in checkpoints)
+
+
+def _area_params(runtime: Runtime) -> tuple[str | None, str | None]:
+    """(street, community) query parameters, each None when absent; raises UnknownId."""
+    found: list[str | None] = []
+    for param in ("street", "community"):
+        key = request.args.get(param) or None
+        if key is not None and not _is_known(runtime, param, key):
+            raise UnknownId(f"{param}={key!r} is not a known {param} id")
+        found.append(key)
+    return found[0], found[1]
 
 
 STALL_AFTER_S = 30.0
@@ -116,28 +169,36 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/api/v1/kpis")
 def kpis() -> Any:
-    """KPIs for period=today|7d|30d|all or from/to (inclusive dates), optional street."""
+    """KPIs for period=today|7d|30d|all or from/to (inclusive dates), optional street, community."""
     args = request.args
+    runtime = _runtime()
     try:
-        report = views.kpi_report_for_query(_runtime(), args.get("period"), args.get("from"),
-                                            args.get("to"), args.get("street") or None)
+        street, community = _area_params(runtime)
+        report = views.kpi_report_for_query(runtime, args.get("period"), args.get("from"),
+                                            args.get("to"), street)
     except PeriodError as exc:
         return _error(400, str(exc))
+    except UnknownId as exc:
+        return _error(404, str(exc.args[0]))
+    if community is not None:
+        empty = kpi_engine.finish([0] * len(kpi_engine.COUNTS))
+        report["communities"] = {community: report["communities"].get(community, empty)}
     return jsonify(report)
 
 
 @bp.get("/api/v1/alerts")
 def alerts() -> Any:
     """Open hazards, then cases past or near their deadline, most urgent first; paged."""
-    limit_raw = request.args.get("limit")
-    if limit_raw is not None and not (limit_raw.isascii() and limit_raw.isdigit()):
-        return _error(400, f"limit={limit_raw[:40]!r} must be an integer from 0 to {views.ALERT_PAGE_MAX}")
-    limit = int(limit_raw) if limit_raw else views.ALERT_PAGE
-    if limit > views.ALERT_PAGE_MAX:
-        return _error(400, f"limit={limit_raw!r} must be an integer from 0 to {views.ALERT_PAGE_MAX}")
+    try:
+        limit = count_param("limit")
+    except ParamError as exc:
+        return _error(400, str(exc))
+    if limit is not None and limit > views.ALERT_PAGE_MAX:
+        return _error(400, f"limit={limit} must be at most {views.ALERT_PAGE_MAX}; follow next_cursor for more")
     runtime = _runtime()
     try:
-        page = views.alert_page(runtime, runtime.now(), limit, request.args.get("cursor") or None)
+        page = views.alert_page(runtime, runtime.now(), views.ALERT_PAGE if limit is None else limit,
+                                request.args.get("cursor") or None)
     except views.CursorError as exc:
         return _error(400, str(exc))
     return jsonify(page)
@@ -145,5 +206,18 @@ def alerts() -> Any:
 
 @bp.get("/api/v1/checkpoints")
 def checkpoints() -> Any:
-    """GeoJSON FeatureCollection of checkpoints with their live status."""
-    return jsonify(views.checkpoint_geojson(_runtime(), _runtime().now(), request.args.get("street") or None))
+    """GeoJSON FeatureCollection of checkpoints with their live status; ETag, 304 when unchanged."""
+    runtime = _runtime()
+    try:
+        street, community = _area_params(runtime)
+    except UnknownId as exc:
+        return _error(404, str(exc.args[0]))
+    collection = views.checkpoint_geojson(runtime, runtime.now(), street)
+    if community is not None:
+        collection["features"] = [f for f in collection["features"]
+                                  if f["properties"]["community_id"] == community]
+    response = jsonify(collection)
+    # Statuses also change with the clock (rounds, deadlines), so the tag hashes the body itself.
+    # Weak: the same tag stands for the gzip and plain forms, which Flask-Compress leaves alone.
+    response.set_etag(hashlib.blake2b(response.get_data(), digest_size=16).hexdigest(), weak=True)
+    return response.make_conditional(request)

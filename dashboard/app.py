@@ -10,6 +10,7 @@ from typing import Any
 import dash
 import redis
 
+from dashboard import http, metrics
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
 from dashboard.reference import load_reference
@@ -47,6 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     server = app.server
     server.extensions[EXTENSION_KEY] = runtime
     server.register_blueprint(api_blueprint)
+    http.install(app)
+    metrics.install(app, runtime)
 
     from callbacks import register as register_callbacks
     from layouts.wall import serve_layout

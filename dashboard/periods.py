@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -14,6 +15,16 @@ PERIODS = ("today", "7d", "30d", "all")
 
 class PeriodError(ValueError):
     """A period query parameter is invalid; the message says which and why."""
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(value: str) -> date:
+    """A ``YYYY-MM-DD`` date in ASCII digits (not the other ISO forms ``date.fromisoformat`` takes)."""
+    if not _DATE.fullmatch(value):
+        raise ValueError(f"{value!r} is not YYYY-MM-DD")
+    return date.fromisoformat(value)
 
 
 @dataclass(frozen=True)
@@ -44,8 +55,8 @@ def parse_period(period: str | None, from_: str | None, to: str | None, now: flo
         if period:
             raise PeriodError("give either period= or from=/to=, not both")
         try:
-            start = date.fromisoformat(from_) if from_ else None
-            end = date.fromisoformat(to) if to else None
+            start = parse_date(from_) if from_ else None
+            end = parse_date(to) if to else None
         except ValueError:
             raise PeriodError(f"from={from_!r}/to={to!r} must be dates YYYY-MM-DD") from None
         if start and end and start > end:

@@ -7,9 +7,9 @@ for the personal fields (``description``, ``reporter_phone``), which never appea
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -103,15 +103,60 @@ class Event:
         return f"Event({self.type!r}, ts={self.ts}, event_id={self.event_id!r}, {public})"
 
 
+_DIGITS = "0123456789"
+_LEADS = "+-.0123456789"
+
+
+def _is_plain_number(raw: str) -> bool:
+    """True if ``raw`` reads as a plain ASCII decimal number (e.g. ``41.12``, ``-3``, ``1e-05``).
+
+    ``float()`` also takes full-width and other Unicode digits ("４１.１"), underscores
+    ("4_1.1"), surrounding whitespace (" 41.1"), "nan" and "inf". Whatever ``float()`` takes
+    that is ASCII, free of underscores, starts with a sign, a digit or a point and ends with a
+    digit is plain. (Character tests, not a regex: this runs for every number of every position.)
+    """
+    return raw.isascii() and raw[-1] in _DIGITS and raw[0] in _LEADS and "_" not in raw
+
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+    r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?").fullmatch
+"""ISO 8601 extended date and time (RFC 3339 style); group 1 is the offset. ``fromisoformat``
+alone also takes week and ordinal dates, basic formats and any separator character."""
+
+TS_MIN = datetime(1, 1, 3, tzinfo=UTC).timestamp()
+TS_MAX = datetime(9999, 12, 29, tzinfo=UTC).timestamp()
+"""Accepted range of instants: the district's day (and the day after) exists in every zone."""
+
+
 def parse_ts(value: str, field: str = "ts") -> float:
     """Parse an ISO 8601 timestamp that carries an offset into epoch seconds."""
+    shape = _TIMESTAMP(value) if isinstance(value, str) else None
     try:
+        if shape is None:
+            raise ValueError
         dt = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
+    except ValueError:
         raise MalformedEvent(f"{field}={value!r} is not an ISO 8601 timestamp") from None
     if dt.tzinfo is None:
         raise MalformedEvent(f"{field}={value!r} has no UTC offset (e.g. +08:00)")
-    return dt.timestamp()
+    ts = dt.timestamp()  # aware: plain arithmetic, never overflows
+    if not TS_MIN <= ts < TS_MAX:
+        raise MalformedEvent(f"{field}={value!r} is out of range (years 0001 to 9999 in every time zone)")
+    return ts
+
+
+def _fast_ts(value: str) -> float | None:
+    """Epoch seconds of a plainly valid timestamp, else None (then :func:`parse_ts` says why)."""
+    if _TIMESTAMP(value) is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None
+    ts = dt.timestamp()
+    return ts if TS_MIN <= ts < TS_MAX else None
 
 
 def _required(fields: Mapping[str, str], name: str) -> str:
@@ -128,10 +173,12 @@ def _float(fields: Mapping[str, str], name: str, lo: float, hi: float, required:
             raise MalformedEvent(f"missing required field {name!r}")
         return None
     try:
+        if not _is_plain_number(raw):
+            raise ValueError
         value = float(raw)
     except ValueError:
         raise MalformedEvent(f"{name}={raw!r} is not a number") from None
-    if not (lo <= value <= hi) or math.isnan(value):
+    if not (lo <= value <= hi):  # a huge exponent gives inf: out of range too
         raise MalformedEvent(f"{name}={raw!r} is out of range [{lo}, {hi}]")
     return value
 
@@ -171,18 +218,35 @@ _BOOLS = frozenset({"true", "false"})
 _POSITION_OPTIONAL = (("accuracy_m", 0.0, 1e6), ("speed_mps", 0.0, 1e3), ("battery", 0.0, 100.0))
 
 
+def _plain_float(raw: str | None, lo: float, hi: float) -> float | None:
+    """``raw`` as a float when it is a plain number within [lo, hi], else None."""
+    if not raw or not _is_plain_number(raw):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if lo <= value <= hi else None
+
+
 def _position(f: Mapping[str, str]) -> dict[str, Any]:
     # The hot path (most entries are positions): a fast common case, precise errors otherwise.
+    lat = _plain_float(f.get("lat"), -90.0, 90.0)
+    lon = _plain_float(f.get("lon"), -180.0, 180.0)
+    warden = f.get("warden_id")
+    if lat is None or lon is None or not warden:
+        return _position_full(f)
+    data: dict[str, Any] = {"warden_id": warden, "lat": lat, "lon": lon}
+    for name, lo, hi in _POSITION_OPTIONAL:
+        if name in f and f[name]:
+            data[name] = _float(f, name, lo, hi, False)
+    return data
+
+
+def _position_full(f: Mapping[str, str]) -> dict[str, Any]:
+    """The position parser without shortcuts (the fast branch must agree with it)."""
     data: dict[str, Any] = {"warden_id": _required(f, "warden_id")}
-    try:
-        lat, lon = float(f["lat"]), float(f["lon"])
-        fast = -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
-    except (KeyError, ValueError):
-        fast = False
-    if fast:
-        data["lat"], data["lon"] = lat, lon
-    else:
-        _lat_lon(f, data)
+    _lat_lon(f, data)
     for name, lo, hi in _POSITION_OPTIONAL:
         if name in f and f[name]:
             data[name] = _float(f, name, lo, hi, False)
@@ -205,6 +269,11 @@ def _inspection(f: Mapping[str, str]) -> dict[str, Any]:
         if case_id:
             return {"checkpoint_id": cp, "warden_id": warden, "result": result, "case_id": case_id}
         return {"checkpoint_id": cp, "warden_id": warden, "result": result}
+    return _inspection_full(f)
+
+
+def _inspection_full(f: Mapping[str, str]) -> dict[str, Any]:
+    """The inspection parser without the short path (which must agree with it)."""
     data: dict[str, Any] = {"checkpoint_id": _required(f, "checkpoint_id"),
                             "warden_id": _required(f, "warden_id"),
                             "result": _enum(f, "result", _RESULTS, None, required=True)}
@@ -283,26 +352,35 @@ def fast_position(fields: Mapping[str, str]) -> tuple[str, float, float, float] 
     The common case of the highest-volume stream, without building an :class:`Event`. None
     means "not plainly valid": call :func:`parse_entry` for the precise reason.
     """
-    try:
-        if fields["type"] != _POSITION or fields.get("v", "1") != "1":
-            return None
-        warden = fields["warden_id"]
-        lat, lon = float(fields["lat"]), float(fields["lon"])
-        dt = datetime.fromisoformat(fields["ts"])
-    except (KeyError, ValueError, TypeError):
+    get = fields.get
+    if get("type") != _POSITION or get("v", "1") != "1":
         return None
-    if (not warden or dt.tzinfo is None or not (-90.0 <= lat <= 90.0)
-            or not (-180.0 <= lon <= 180.0)):
+    warden, ts_raw, lat_raw, lon_raw = get("warden_id"), get("ts"), get("lat"), get("lon")
+    if not (warden and ts_raw and lat_raw and lon_raw and _is_plain_number(lat_raw)
+            and _is_plain_number(lon_raw) and _TIMESTAMP(ts_raw)):
+        return None
+    try:
+        lat, lon = float(lat_raw), float(lon_raw)
+        dt = datetime.fromisoformat(ts_raw)
+    except ValueError:
+        return None
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or dt.tzinfo is None:
         return None
     for name, lo, hi in _POSITION_OPTIONAL:
-        raw = fields.get(name)
+        raw = get(name)
         if raw:
+            if not _is_plain_number(raw):
+                return None
             try:
-                if not (lo <= float(raw) <= hi):
-                    return None
+                value = float(raw)
             except ValueError:
                 return None
-    return warden, lat, lon, dt.timestamp()
+            if not lo <= value <= hi:
+                return None
+    ts = dt.timestamp()
+    if not TS_MIN <= ts < TS_MAX:
+        return None
+    return warden, lat, lon, ts
 
 
 def parse_entry(fields: Mapping[str, str], stream_kind: str | None = None) -> Event:
@@ -327,9 +405,7 @@ def parse_entry(fields: Mapping[str, str], stream_kind: str | None = None) -> Ev
     ts_raw = fields.get("ts")
     if not ts_raw:
         raise MalformedEvent("missing required field 'ts'")
-    try:
-        dt = datetime.fromisoformat(ts_raw)
-    except ValueError:
-        dt = None
-    ts = dt.timestamp() if dt is not None and dt.tzinfo is not None else parse_ts(ts_raw)
+    ts = _fast_ts(ts_raw)
+    if ts is None:
+        ts = parse_ts(ts_raw)  # raises with the precise reason
     return Event(etype, ts, fields.get("event_id") or None, parser(fields))

@@ -214,3 +214,30 @@ def test_password_url_connects_and_a_wrong_one_is_explained(tmp_path: Path) -> N
         assert "GRID_REDIS_URL" in str(info.value) and "wrong" not in str(info.value)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("query", [
+    "from=20260501", "from=2026-W18-1", "to=2026-W18", "from=２０２６-05-01", "from=2026-05-01%20",
+    "from=%202026-05-01", "to=2026-5-1", "from=2026-05-01T00:00", "from=2026-123",
+])
+def test_dates_must_be_plain_yyyy_mm_dd(redis_url: str, tmp_path: Path, query: str) -> None:
+    app, rt = _app(redis_url, tmp_path)
+    try:
+        resp = app.server.test_client().get(f"/api/v1/kpis?{query}")
+        assert resp.status_code == 400, query
+        assert "YYYY-MM-DD" in resp.get_json()["error"]
+    finally:
+        rt.stop()
+
+
+@pytest.mark.parametrize("raw", ["３", "%203", "3%20", "3_0", "+3", "-1", "0x3", "1e3", "99999999999999999999"])
+def test_limit_must_be_plain_ascii_digits(redis_url: str, tmp_path: Path, raw: str) -> None:
+    app, rt = _app(redis_url, tmp_path)
+    try:
+        client = app.server.test_client()
+        resp = client.get(f"/api/v1/alerts?limit={raw}")
+        assert resp.status_code == 400, raw
+        assert "limit=" in resp.get_json()["error"]
+        assert client.get("/api/v1/alerts?limit=3").status_code == 200
+    finally:
+        rt.stop()

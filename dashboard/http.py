@@ -1,0 +1,87 @@
+"""HTTP around the app: 404 for unknown paths, 414 for over-long URLs, compressed responses.
+
+JSON paths (``/api/…``, ``/healthz``) get ``{"error": ...}`` bodies; page paths get a small
+HTML page. Dash's own routes (``/_dash-*``, ``/_reload-hash``, ``/_favicon.ico``,
+``/assets/…``, ``/_dash-component-suites/…``) are left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash.exceptions import DependencyException
+from flask import Response, jsonify, request
+from flask_compress import Compress
+from werkzeug.exceptions import HTTPException, NotFound
+
+from dashboard.pages import is_page, not_found_html
+from dashboard.runtime import EXTENSION_KEY, Runtime
+from layouts.i18n import normalize_lang
+
+MAX_URL_BYTES = 4000
+"""Longest path plus query string accepted; longer gets 414 (no legitimate query comes close).
+Just under gunicorn's default request-line limit (4094 bytes), which answers a plain 414 beyond."""
+
+JSON_PREFIXES = ("/api/", "/healthz", "/metrics")
+"""Paths whose errors are JSON, not an HTML page."""
+
+
+def wants_json(path: str) -> bool:
+    """True for API-like paths, whose errors are JSON."""
+    return path == "/api" or path.startswith(JSON_PREFIXES)
+
+
+def json_error(status: int, message: str) -> tuple[Response, int]:
+    """``{"error": message}`` with ``status``."""
+    return jsonify({"error": message}), status
+
+
+def _url_bytes() -> int:
+    # WSGI keeps PATH_INFO as latin-1 decoded bytes and QUERY_STRING raw: their lengths are bytes.
+    env = request.environ
+    return len(env.get("PATH_INFO", "")) + len(env.get("QUERY_STRING", ""))
+
+
+def install(app: dash.Dash) -> None:
+    """Add the 404/414 handling and response compression to ``app``'s Flask server."""
+    server = app.server
+    catch_all = app.config.routes_pathname_prefix + "<path:path>"
+
+    def lang() -> str:
+        runtime: Runtime | None = server.extensions.get(EXTENSION_KEY)
+        return normalize_lang(request.args.get("lang"), runtime.config.lang if runtime else "zh")
+
+    def page_404() -> tuple[str, int, dict[str, str]]:
+        return not_found_html(request.path, lang()), 404, {"Content-Type": "text/html; charset=utf-8"}
+
+    @server.before_request
+    def _guard() -> Any:
+        if _url_bytes() > MAX_URL_BYTES:
+            message = f"URL too long: over {MAX_URL_BYTES} bytes of path and query; shorten the query"
+            if wants_json(request.path):
+                return json_error(414, message)
+            return message + "\n", 414, {"Content-Type": "text/plain; charset=utf-8"}
+        rule = request.url_rule
+        # Dash's catch-all serves its index for any path: only the listed pages may use it.
+        if rule is not None and rule.rule == catch_all and not is_page(request.path):
+            raise NotFound()
+        return None
+
+    def _http_error(exc: HTTPException) -> Any:
+        if wants_json(request.path):
+            what = f"no such endpoint: {request.path}" if exc.code == 404 else exc.description
+            return json_error(exc.code or 500, str(what))
+        if exc.code == 404:
+            return page_404()
+        return exc.get_response()
+
+    for code in (404, 405):
+        server.register_error_handler(code, _http_error)
+
+    @server.errorhandler(DependencyException)
+    def _no_such_script(_exc: DependencyException) -> Any:
+        # Dash answers a request for a script it does not ship with a 500 and a traceback
+        return page_404()
+
+    Compress(server)
