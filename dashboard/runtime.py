@@ -5,9 +5,7 @@ Built by the app factory and kept on ``server.extensions["grid"]``; nothing here
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import redis
 
@@ -29,8 +27,6 @@ class Runtime:
     reference: Reference
     state: State
     consumer: Consumer
-    cache: dict[str, Any] = field(default_factory=dict)
-    cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
         """Start tailing the streams in the background."""

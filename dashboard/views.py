@@ -46,26 +46,8 @@ def kpi_report_for_query(runtime: Runtime, period: str | None, from_: str | None
     return kpi_report(runtime, parse_period(period, from_, to, now, runtime.config.tz), now, street)
 
 
-WALL_KPI_REFRESH_S = 5
-"""Without case changes, the wall's KPIs are recomputed this often (overdue moves with time)."""
-
-
 def wall_kpis(runtime: Runtime, now: float) -> dict[str, Any]:
-    """Today's and this month's KPIs for the district and every street.
-
-    Cached on the runtime by case version and a 5-second bucket: positions and inspections,
-    which change every second, do not recompute a month of cases.
-    """
-    key = (runtime.state.case_version, int(now // WALL_KPI_REFRESH_S))
-    cached = runtime.cache.get("views.wall_kpis")
-    if cached is not None and cached[0] == key:
-        return cached[1]  # type: ignore[no-any-return]
-    result = _wall_kpis(runtime, now)
-    runtime.cache["views.wall_kpis"] = (key, result)
-    return result
-
-
-def _wall_kpis(runtime: Runtime, now: float) -> dict[str, Any]:
+    """Today's and this month's KPIs for the district and every street (the wall model caches them)."""
     tz = runtime.config.tz
     # the wall shows the district and its streets: no community or department records
     today = kpi_report(runtime, parse_period("today", None, None, now, tz), now, levels=("streets",))
