@@ -64,7 +64,7 @@
     if (s === ranks.hazard) { return { radius: 17 * k, weight: 0 }; }
     if (s === ranks.overdue) {
       // Larger, with a wide translucent ring: one overdue point stands out among thousands of dots.
-      return { radius: 8 * k, fillColor: colour, fillOpacity: 1, color: colour, opacity: 0.45, weight: 9 * k };
+      return { radius: 8.5 * k, fillColor: colour, fillOpacity: 1, color: colour, opacity: 0.55, weight: 9 * k };
     }
     var open = s === ranks.open;
     return { radius: (open ? 6 : 4.5) * k, fillColor: colour, fillOpacity: 0.95,

@@ -110,6 +110,11 @@ def test_no_operator_text_below_18px_at_1080p_and_nothing_overlaps(
             }
             return out;""", MIN_FONT_PX)
         assert not small, f"{query}: text below {MIN_FONT_PX}px: {small[:8]}"
+        clipped = browser.execute_script("""
+            return Array.from(document.querySelectorAll('.tile-name, .tile-period, .tile-value, .tile-sub'))
+              .filter(function (el) { return el.scrollWidth > el.clientWidth + 1; })
+              .map(function (el) { return el.textContent; });""")
+        assert not clipped, f"{query}: tile text cut off: {clipped}"
     # the banner sits over the map, never over a heading; the legend sits beside the map
     served.stop()
     until(browser, lambda d: visible(d, "conn-banner"), 15, "no lost-server banner")
