@@ -217,3 +217,39 @@ def test_tile_attribution_reaches_the_map(redis_url: str, reference_dir: Path, d
     tiles = find(layout)
     assert [t["props"]["attribution"] for t in tiles] == ["© 兴隆台区测绘"]
     assert tiles[0]["props"]["url"] == "http://tiles.local/{z}/{x}/{y}.png"
+
+
+RECORD_ERRORS = """
+    window.__errors = [];
+    var original = console.error;
+    console.error = function () {
+      window.__errors.push(Array.from(arguments).map(function (a) {
+        try { return typeof a === 'string' ? a : JSON.stringify(a); } catch (e) { return String(a); }
+      }).join(' '));
+      return original.apply(console, arguments);
+    };"""
+"""Installed before any page script: keeps console.error's arguments as text (Dash logs objects)."""
+
+
+def errors_after_load(driver: Any, url: str) -> list[str]:
+    """console.error calls while ``url`` loads and ticks for a few seconds."""
+    driver.get(url)
+    time.sleep(3.0)
+    return list(driver.execute_script("return window.__errors || []"))
+
+
+def test_callbacks_and_layout_agree_and_a_mistyped_id_fails_loudly(
+        redis_conn: redis.Redis, redis_url: str, serve: Callable[..., Served], browser: Any) -> None:
+    from dash import Input, Output
+
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_ERRORS})
+    served = backfilled(redis_conn, redis_url, serve)
+    assert served.app.config.suppress_callback_exceptions is False
+    assert errors_after_load(browser, served.url + "/") == []
+    # an app with one callback naming an id the layout lacks: the page says so
+    broken = serve(redis_url)
+    broken.app.callback(Output("no-such-id", "children"), Input("tick", "n_intervals"))(lambda n: str(n))
+    errors = errors_after_load(browser, broken.url + "/")
+    assert any("no-such-id" in e for e in errors), errors
+    broken.app.config.suppress_callback_exceptions = True  # what the app did before: silence
+    assert not [e for e in errors_after_load(browser, broken.url + "/") if "no-such-id" in e]
