@@ -131,7 +131,7 @@ class Ranks:
     round_key: tuple[Any, str]
     registry: int
     seq: int
-    ranks: Mapping[str, int]  # replaced, never mutated: snapshots share it
+    ranks: dict[str, int]  # replaced, never mutated once built: snapshots and bases share it
     changed: set[str] = field(default_factory=set)  # differ from ``base_id``'s ranks
     base_id: str | None = None
 
@@ -145,7 +145,7 @@ class WallCache:
     snapshot: WallSnapshot | None = None
     base: Base | None = None
     ranks: Ranks | None = None
-    points: tuple[int, Mapping[str, tuple[float, float]]] | None = None
+    points: tuple[int, dict[str, tuple[float, float]]] | None = None
     kpis: tuple[tuple[int, int], dict[str, Any]] | None = None
     first_seen: dict[str, float] = field(default_factory=dict)
     alerts_baselined: bool = False  # set by the first snapshot built once the history is read
@@ -211,29 +211,32 @@ class WallModel:
                 touched = state.touched_since(cached.seq)
                 if touched is not None:
                     updates: dict[str, int] = {}
+                    old, rank_get, status = cached.ranks, STATUS_RANK.get, state.checkpoint_status
                     for cid in touched | state.open_case_checkpoints():
                         cp = state.checkpoints.get(cid)
                         if cp is not None and cp.registered:
-                            rank = rank_of(state.checkpoint_status(cp, now, rnd.start))
-                            if cached.ranks.get(cid) != rank:
+                            rank = rank_get(status(cp, now, rnd.start), PENDING)
+                            if old.get(cid) != rank:
                                 updates[cid] = rank
                             cached.changed.add(cid)  # candidates: checked against the base later
-                    if updates:  # a new mapping: the previous snapshot keeps the old one intact
-                        cached.ranks = MappingProxyType({**cached.ranks, **updates})
+                    if updates:  # a new dict: the previous snapshot keeps the old one intact
+                        ranks = dict(old)
+                        ranks.update(updates)
+                        cached.ranks = ranks
                     cached.seq = seq
                     return cached, True
             ranks = {cid: rank_of(s) for cid, s in views.checkpoint_statuses(self.runtime, now).items()}
-        fresh = Ranks(rnd.key, state.registry_version, seq, MappingProxyType(ranks))
+        fresh = Ranks(rnd.key, state.registry_version, seq, ranks)
         self.cache.ranks = fresh
         return fresh, False
 
-    def _points(self) -> Mapping[str, tuple[float, float]]:
+    def _points(self) -> dict[str, tuple[float, float]]:
         # Keyed on the registry version: checkpoints register rarely, everything else changes often.
         version = self.runtime.state.registry_version
         cached = self.cache.points
         if cached is not None and cached[0] == version:
             return cached[1]
-        points = MappingProxyType({cid: (lat, lon) for cid, lat, lon, *_ in views.checkpoint_points(self.runtime)})
+        points = {cid: (lat, lon) for cid, lat, lon, *_ in views.checkpoint_points(self.runtime)}
         self.cache.points = (version, points)
         return points
 
@@ -244,7 +247,8 @@ class WallModel:
         order = sorted(points, key=lambda cid: ranks.get(cid, PENDING))
         rows = checkpoint_rows(((cid, *points[cid], ranks.get(cid, PENDING)) for cid in order),
                                with_ids=not cluster)
-        base = Base(f"{self.cache.instance}-{version}-{int(now)}", MappingProxyType(dict(ranks)), rows, cluster)
+        # ``ranks`` is read-only and replaced (never changed) on updates: the base may share it
+        base = Base(f"{self.cache.instance}-{version}-{int(now)}", MappingProxyType(ranks), rows, cluster)
         self.cache.base = base
         self._remember(base.base_id, base.ranks, cluster)
         try:  # share it: another worker may answer this browser's next tick
@@ -363,7 +367,8 @@ class WallModel:
             data_age=views.data_age(runtime, now), version=version, base=base, overlay=overlay,
             wardens=wardens, kpis=MappingProxyType(kpis), coverage=MappingProxyType(coverage),
             alert_rows=rows, alert_more=more, alert_geo=MappingProxyType(geo),
-            digests=MappingProxyType(digests), ranks=ranks, points=points)
+            # read-only views of dicts the cache replaces but never changes
+            digests=MappingProxyType(digests), ranks=MappingProxyType(ranks), points=MappingProxyType(points))
 
 
 def _overlay_rows(changed: list[str], points: Mapping[str, tuple[float, float]],
