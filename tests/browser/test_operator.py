@@ -253,3 +253,16 @@ def test_callbacks_and_layout_agree_and_a_mistyped_id_fails_loudly(
     assert any("no-such-id" in e for e in errors), errors
     broken.app.config.suppress_callback_exceptions = True  # what the app did before: silence
     assert not [e for e in errors_after_load(browser, broken.url + "/") if "no-such-id" in e]
+
+
+def test_layouts_take_plain_settings_not_the_runtime() -> None:
+    from layouts.wall import WallSettings, wall_layout
+
+    root = Path(__file__).resolve().parents[2] / "layouts"
+    offenders = [p.name for p in root.glob("*.py") if re.search(r"\bRuntime\b|dashboard\.runtime", p.read_text())]
+    assert offenders == []
+    page = wall_layout(WallSettings(lang="en", tick_ms=750))
+    config = next(c for c in page.children if getattr(c, "id", None) == "wall-config")
+    assert config.data["default_lang"] == "en" and config.data["statuses"] == [s.value for s in STATUS_ORDER]
+    interval = next(c for c in page.children if getattr(c, "id", None) == "tick")
+    assert interval.interval == 750
