@@ -28,6 +28,7 @@ import plotly  # noqa: E402
 from callbacks.wall import tick  # noqa: E402
 from dashboard import views  # noqa: E402
 from dashboard.reference import load_reference  # noqa: E402
+from dashboard.wall_model import WallModel  # noqa: E402
 from data_feed.publish import publish  # noqa: E402
 from data_feed.simulator import backfill  # noqa: E402
 from tests.helpers import drain, make_runtime  # noqa: E402
@@ -58,7 +59,8 @@ def main() -> None:
     print(f"{args.preset}: {len(runtime.state.checkpoints):,} checkpoints, {len(runtime.state.cases):,} cases; "
           f"backfill {stats.seconds:.1f} s, state rebuilt in {time.perf_counter() - t0:.1f} s")
     now = time.time()
-    first = tick(runtime, {"lang": "zh"}, None, now)
+    model = WallModel(runtime)
+    first = tick(model, {"lang": "zh"}, None, now)
     have = first[1]
     print(f"first load (whole page state): {len(dash_json(list(first))) / 1024:,.0f} KiB")
     cp_ids = list(runtime.state.checkpoints)[: args.ticks]
@@ -76,7 +78,7 @@ def main() -> None:
         base_ms.append((time.perf_counter() - t0) * 1000)
         base_bytes.append(len(full))
         t0 = time.perf_counter()
-        out = tick(runtime, {"lang": "zh"}, have, now)
+        out = tick(model, {"lang": "zh"}, have, now)
         sent = [o for o in out if o is not dash.no_update]
         body = dash_json(sent)
         ours_ms.append((time.perf_counter() - t0) * 1000)

@@ -1,4 +1,4 @@
-"""Callback registration: ``register(app, runtime)`` wires every page's callbacks onto ``app``."""
+"""Callback registration: ``register(app, wall)`` wires every page's callbacks onto ``app``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from callbacks import wall
 if TYPE_CHECKING:
     import dash
 
-    from dashboard.runtime import Runtime
+    from dashboard.wall_model import WallModel
 
 
-def register(app: dash.Dash, runtime: Runtime) -> None:
+def register(app: dash.Dash, wall_model: WallModel) -> None:
     """Register every callback of the dashboard on ``app`` (never on the global dash registry)."""
-    wall.register(app, runtime)
+    wall.register(app, wall_model)

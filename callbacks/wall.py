@@ -1,13 +1,17 @@
-"""Wall-screen callbacks: one server tick per second, plus client-side clock, badge and fly-to."""
+"""Wall-screen callbacks: one server tick per period, plus client-side clock, badge and fly-to.
+
+Only wiring: what a tick reads comes from the wall's read model (:mod:`dashboard.wall_model`).
+"""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dash import ALL, ClientsideFunction, Input, Output, State, no_update
 
-from callbacks import snapshot
+from dashboard.metrics import metrics_of
+from dashboard.wall_model import WallModel, WallSnapshot
 from layouts import ids
 from layouts.i18n import name_of, normalize_lang, t
 from layouts.panels import alert_list, kpi_tiles, street_rows, street_table
@@ -15,7 +19,7 @@ from layouts.panels import alert_list, kpi_tiles, street_rows, street_table
 if TYPE_CHECKING:
     import dash
 
-    from dashboard.runtime import Runtime
+    from dashboard.reference import Reference
 
 PARTS = ("base", "overlay", "wardens", "kpi", "alerts")
 """Snapshot parts the browser keeps a digest of."""
@@ -25,7 +29,7 @@ def _names(mapping: dict[str, Any], lang: str) -> dict[str, str]:
     return {key: name_of(obj, lang, key) for key, obj in mapping.items()}
 
 
-def _round_label(coverage: dict[str, Any], lang: str) -> str:
+def _round_label(coverage: Mapping[str, Any], lang: str) -> str:
     rnd = coverage.get("round") or {}
     name = rnd.get("name") or "am"
     span = ""
@@ -34,40 +38,54 @@ def _round_label(coverage: dict[str, Any], lang: str) -> str:
     return f"{t('round.' + name, lang)}{span}"
 
 
-def render(runtime: Runtime, snap: snapshot.WallSnapshot, part: str, lang: str) -> Any:
-    """Render one part of the snapshot in ``lang`` (cached on the snapshot, shared by viewers)."""
-    cache_key = (part, lang)
-    if cache_key in snap.rendered:
-        return snap.rendered[cache_key]
+def _render(reference: Reference, snap: WallSnapshot, part: str, lang: str) -> Any:
     if part == "kpi":
-        rows = street_rows(snap.kpis, snap.coverage, _names(runtime.reference.streets, lang))
-        out: Any = (kpi_tiles(snap.kpis, snap.coverage, lang), street_table(rows, lang),
-                    _round_label(snap.coverage, lang))
-    elif part == "alerts":
-        out = alert_list(snap.alert_rows, snap.alert_more, lang,
-                         _names(runtime.reference.streets, lang),
-                         _names(runtime.reference.categories, lang))
-    else:
-        raise ValueError(f"unknown wall part {part!r}")
-    snap.rendered[cache_key] = out
-    return out
+        rows = street_rows(snap.kpis, snap.coverage, _names(reference.streets, lang))
+        return (kpi_tiles(snap.kpis, snap.coverage, lang), street_table(rows, lang),
+                _round_label(snap.coverage, lang))
+    if part == "alerts":
+        return alert_list(snap.alert_rows, snap.alert_more, lang, _names(reference.streets, lang),
+                          _names(reference.categories, lang))
+    raise ValueError(f"unknown wall part {part!r}")
 
 
-def tick(runtime: Runtime, view: dict[str, Any] | None, have: dict[str, Any] | None,
+def render(reference: Reference, snap: WallSnapshot, part: str, lang: str) -> Any:
+    """Render one part of the snapshot in ``lang`` (memoised on the snapshot, shared by viewers)."""
+    return snap.memo(("render", part, lang), lambda: _render(reference, snap, part, lang))
+
+
+OUTPUTS = 11
+"""Outputs of the server tick (heartbeat, have, base rows, cluster, overlay, wardens, tiles,
+street table, round label, alerts, alert positions)."""
+
+
+def tick(model: WallModel, view: dict[str, Any] | None, have: dict[str, Any] | None,
          now: float | None = None) -> tuple[Any, ...]:
-    """Answer one tick: heartbeat always; every other output only when it changed."""
-    now = time.time() if now is None else now
+    """Answer one tick: heartbeat always; every other output only when it changed.
+
+    Until the history has been read, only the heartbeat goes out (``live`` false, with the
+    progress): half-replayed figures are never sent as live ones.
+    """
+    runtime = model.runtime
+    now = runtime.now() if now is None else now
+    if not model.live():
+        status = runtime.consumer.status
+        # before its first read the consumer is not "connected" yet, but nothing has failed either
+        heartbeat = {"t": round(now, 3), "ok": status.connected or status.last_error is None, "age": None,
+                     "v": int(runtime.state.version), "live": False, "progress": model.progress()}
+        return (heartbeat,) + (no_update,) * (OUTPUTS - 1)
     lang = normalize_lang((view or {}).get("lang"), runtime.config.lang)
     have = dict(have or {})
-    snap = snapshot.get(runtime, now)
-    heartbeat = {"t": round(now, 3), "ok": snap.redis_ok, "age": snap.data_age, "v": snap.version}
+    snap = model.snapshot(now)
+    heartbeat = {"t": round(now, 3), "ok": snap.redis_ok, "age": snap.data_age, "v": snap.version,
+                 "live": True, "progress": 1.0}
     want = {p: snap.digests[p] + ("" if p in ("base", "overlay", "wardens") else ":" + lang)
             for p in PARTS}
     overlay_rows = snap.overlay
     held = have.get("base")
     if held and held != snap.base.base_id:
         # The browser's base may come from another worker: diff against it when it is known.
-        relative = snapshot.overlay_for(runtime, snap, held)
+        relative = model.overlay_for(snap, held)
         if relative is not None:
             overlay_rows, want["base"], want["overlay"] = relative[0], held, relative[1]
     fresh = {p for p in PARTS if have.get(p) != want[p]}
@@ -77,21 +95,22 @@ def tick(runtime: Runtime, view: dict[str, Any] | None, have: dict[str, Any] | N
     overlay = overlay_rows if "overlay" in fresh else no_update
     wardens = snap.wardens if "wardens" in fresh else no_update
     if "kpi" in fresh:
-        tiles, table, round_label = render(runtime, snap, "kpi", lang)
+        tiles, table, round_label = render(runtime.reference, snap, "kpi", lang)
     else:
         tiles = table = round_label = no_update
     alerts: Any
     geo: Any
     if "alerts" in fresh:
-        alerts, geo = render(runtime, snap, "alerts", lang), snap.alert_geo
+        alerts, geo = render(runtime.reference, snap, "alerts", lang), dict(snap.alert_geo)
     else:
         alerts = geo = no_update
     return (heartbeat, want if fresh else no_update, base[0], base[1], overlay, wardens,
             tiles, table, round_label, alerts, geo)
 
 
-def register(app: dash.Dash, runtime: Runtime) -> None:
-    """Register the wall's server tick and its client-side callbacks on ``app``."""
+def register(app: dash.Dash, model: WallModel) -> None:
+    """Register the wall's server tick (reading ``model``) and its client-side callbacks on ``app``."""
+    tick_seconds = metrics_of(app).tick_seconds
 
     @app.callback(
         Output(ids.HEARTBEAT, "data"),
@@ -112,7 +131,8 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
     def wall_tick(_request: Any, view: dict[str, Any] | None,
                   have: dict[str, Any] | None) -> tuple[Any, ...]:
         """One tick: read the shared snapshot, send only what this browser lacks."""
-        return tick(runtime, view, have)
+        with tick_seconds.time():
+            return tick(model, view, have)
 
     app.clientside_callback(
         ClientsideFunction("wall", "view"),
@@ -143,6 +163,9 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
         Output(ids.LAST_UPDATE, "className"),
         Output(ids.CONN_BANNER, "children"),
         Output(ids.CONN_BANNER, "className"),
+        Output(ids.CATCHUP, "className"),
+        Output(ids.CATCHUP_TEXT, "children"),
+        Output(ids.CATCHUP_BAR, "style"),
         Input(ids.TICK, "n_intervals"),
         State(ids.WALL_CONFIG, "data"),
         State(ids.VIEW, "data"),

@@ -13,9 +13,14 @@ import redis
 from dashboard import http, metrics
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
-from dashboard.reference import load_reference
+from dashboard.reference import Reference, load_reference
 from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
+from dashboard.wall_model import WallModel
 from data_feed.connection import connect_url, start_embedded
+from layouts.wall import WallSettings
+
+WALL_EXTENSION_KEY = "grid.wall"
+"""Key of the wall's read model in ``flask_app.extensions``."""
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +32,15 @@ def open_redis(config: Config) -> redis.Redis:
     if config.redis_url:
         return connect_url(config.redis_url)
     return start_embedded(config.data_dir, config.embedded_port)
+
+
+def wall_settings(config: Config, reference: Reference) -> WallSettings:
+    """The plain settings the wall layout needs (boundaries are computed once, not per page load)."""
+    return WallSettings(
+        lang=config.lang, tick_ms=config.tick_ms, stale_after_s=config.stale_after_s, tz=str(config.tz),
+        tile_url=config.tile_url, tile_attribution=config.tile_attribution,
+        district_view=reference.district_view,
+        boundaries={level: reference.boundaries_geojson(level) for level in ("district", "street", "community")})
 
 
 def create_app(config: Mapping[str, Any] | None = None, *,
@@ -43,10 +57,12 @@ def create_app(config: Mapping[str, Any] | None = None, *,
         serve_locally=True,
         title="网格指挥中心 · Grid Command Center",
         update_title=None,  # type: ignore[arg-type]  # None disables "Updating..." (documented)
-        suppress_callback_exceptions=True,
+        suppress_callback_exceptions=False,  # a callback naming an id the layout lacks fails loudly
     )
     server = app.server
+    wall = WallModel(runtime)
     server.extensions[EXTENSION_KEY] = runtime
+    server.extensions[WALL_EXTENSION_KEY] = wall
     server.register_blueprint(api_blueprint)
     http.install(app)
     metrics.install(app, runtime)
@@ -54,8 +70,8 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     from callbacks import register as register_callbacks
     from layouts.wall import serve_layout
 
-    app.layout = serve_layout(runtime)
-    register_callbacks(app, runtime)
+    app.layout = serve_layout(wall_settings(cfg, reference))
+    register_callbacks(app, wall)
 
     if cfg.start_consumer:
         runtime.start()
@@ -65,3 +81,8 @@ def create_app(config: Mapping[str, Any] | None = None, *,
 def runtime_of(app: dash.Dash) -> Runtime:
     """The runtime the factory attached to ``app``."""
     return app.server.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+
+
+def wall_model_of(app: dash.Dash) -> WallModel:
+    """The wall read model the factory attached to ``app``."""
+    return app.server.extensions[WALL_EXTENSION_KEY]  # type: ignore[no-any-return]

@@ -6,9 +6,7 @@ Built by the app factory and kept on ``server.extensions["grid"]``; nothing here
 from __future__ import annotations
 
 import secrets
-import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 
@@ -33,8 +31,6 @@ class Runtime:
     state: State
     consumer: Consumer
     clock: Clock = field(default_factory=WallClock)
-    cache: dict[str, Any] = field(default_factory=dict)
-    cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> float:
         """The app's "now": the wall clock, or simulated time with GRID_CLOCK=stream."""

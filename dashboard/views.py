@@ -49,26 +49,8 @@ def kpi_report_for_query(runtime: Runtime, period: str | None, from_: str | None
     return kpi_report(runtime, parse_period(period, from_, to, now, runtime.config.tz), now, street)
 
 
-WALL_KPI_REFRESH_S = 5
-"""Without case changes, the wall's KPIs are recomputed this often (overdue moves with time)."""
-
-
 def wall_kpis(runtime: Runtime, now: float) -> dict[str, Any]:
-    """Today's and this month's KPIs for the district and every street.
-
-    Cached on the runtime by case version and a 5-second bucket: positions and inspections,
-    which change every second, do not recompute a month of cases.
-    """
-    key = (runtime.state.case_version, int(now // WALL_KPI_REFRESH_S))
-    cached = runtime.cache.get("views.wall_kpis")
-    if cached is not None and cached[0] == key:
-        return cached[1]  # type: ignore[no-any-return]
-    result = _wall_kpis(runtime, now)
-    runtime.cache["views.wall_kpis"] = (key, result)
-    return result
-
-
-def _wall_kpis(runtime: Runtime, now: float) -> dict[str, Any]:
+    """Today's and this month's KPIs for the district and every street (the wall model caches them)."""
     tz = runtime.config.tz
     # the wall shows the district and its streets: no community or department records
     today = kpi_report(runtime, parse_period("today", None, None, now, tz), now, levels=("streets",))
@@ -138,6 +120,8 @@ def _alert(runtime: Runtime, case: Case, now: float, near: float) -> dict[str, A
         "overdue_seconds": round(now - case.deadline),
         "age_seconds": round(now - case.reported_at),
         "colour": case.colour(now, near).value,
+        # when it entered the alert list: a hazard at its report, the rest when near the deadline
+        "alerting_since": _iso(case.reported_at if case.priority == "hazard" else case.near_at(near), runtime),
         "lat": case.lat,
         "lon": case.lon,
         "checkpoint_id": case.checkpoint_id,

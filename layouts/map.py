@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import dash_leaflet as dl
 from dash import html
 from dash_extensions.javascript import Namespace
 
+from dashboard.status import STATUS_ORDER, STATUS_RANK, CheckpointStatus
 from layouts import ids
 from layouts.i18n import t
 
-STATUS_ORDER = ("ok", "pending", "open", "overdue", "hazard")
-"""Checkpoint statuses from best to worst; the index is the rank sent to the browser."""
-
-STATUS_RANK = {name: rank for rank, name in enumerate(STATUS_ORDER)}
-"""Status name → rank (a cluster shows its highest rank)."""
-
 STATUS_COLORS = {
-    "ok": "#2ecc71",
-    "pending": "#8a949e",
-    "open": "#f5c518",
-    "overdue": "#ff3b30",
-    "hazard": "#ff00d4",
+    CheckpointStatus.OK: "#2ecc71",
+    CheckpointStatus.PENDING: "#8a949e",
+    CheckpointStatus.OPEN: "#f5c518",
+    CheckpointStatus.OVERDUE: "#ff3b30",
+    CheckpointStatus.HAZARD: "#ff00d4",
 }
-"""Marker colours per status (hazard is also drawn as a pulsing triangle)."""
+"""Marker colours per status (overdue is also drawn larger with a halo, hazard as a pulsing triangle)."""
 
 WARDEN_COLORS = {"active": "#33b5ff", "silent": "#59636e"}
 """Warden marker colours: live, and silent for more than 5 minutes."""
-
-CLUSTER_THRESHOLD = 20_000
-"""Above this many checkpoints the base layer is clustered (colour = worst status inside)."""
 
 PANE_BOUNDARIES = "boundaries"
 PANE_CHANGES = "changes"
@@ -44,33 +36,21 @@ def marker_hideout(pane: str, cluster: bool = False) -> dict[str, Any]:
     """Options the browser's pointToLayer reads: colours, ranks, pane and cluster mode."""
     return {
         "colors": [STATUS_COLORS[s] for s in STATUS_ORDER],
+        "ranks": dict(STATUS_RANK),
         "pane": pane,
         "cluster": cluster,
-        "hazard": STATUS_RANK["hazard"],
     }
-
-
-def checkpoint_rows(points: Iterable[tuple[str, float, float, int]],
-                    with_ids: bool = True) -> list[list[Any]]:
-    """Compact wire form ``[lon, lat, rank(, id)]`` of checkpoints (GeoJSON is built in the browser)."""
-    return [[round(lon, 5), round(lat, 5), rank, cid] if with_ids else [round(lon, 5), round(lat, 5), rank]
-            for cid, lat, lon, rank in points]
-
-
-def warden_rows(wardens: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
-    """Compact wire form ``[lon, lat, silent]`` of warden positions."""
-    return [[round(float(w["lon"]), 5), round(float(w["lat"]), 5), 1 if w.get("silent") else 0]
-            for w in wardens]
 
 
 def legend(lang: str) -> html.Div:
     """Map legend: one swatch per checkpoint status, then the warden symbols."""
     rows = []
-    for status in STATUS_ORDER:
+    for status in reversed(STATUS_ORDER):  # worst first, as the alerts are listed
+        key = f"status.{status.value}"
         rows.append(html.Div([
-            html.Span(className=f"swatch swatch-{status}",
+            html.Span(className=f"swatch swatch-{status.value}",
                       style={"backgroundColor": STATUS_COLORS[status]}),
-            html.Span(t(f"status.{status}", lang), id={"type": ids.I18N, "key": f"status.{status}"}),
+            html.Span(t(key, lang), id={"type": ids.I18N, "key": key}),
         ], className="legend-row"))
     for kind in ("active", "silent"):
         rows.append(html.Div([
@@ -82,12 +62,12 @@ def legend(lang: str) -> html.Div:
 
 
 def wall_map(view: tuple[float, float, int], boundaries: Mapping[str, Mapping[str, Any] | None],
-             tile_url: str, cluster: bool) -> dl.MapContainer:
-    """The map: optional tiles, boundary layers, base/overlay checkpoint layers, wardens."""
+             tile_url: str, cluster: bool, tile_attribution: str = "") -> dl.MapContainer:
+    """The map: optional tiles (with their attribution), boundary layers, checkpoint layers, wardens."""
     lat, lon, zoom = view
     children: list[Any] = []
     if tile_url:
-        children.append(dl.TileLayer(url=tile_url, maxZoom=19))
+        children.append(dl.TileLayer(url=tile_url, maxZoom=19, attribution=tile_attribution or None))
     boundary_layers = []
     for level in ("community", "street", "district"):
         data = boundaries.get(level)

@@ -19,33 +19,46 @@ def _ratio(num: Any, den: Any) -> str:
     return f"{int(num or 0):,}/{int(den or 0):,}"
 
 
-def _tile(key: str, label: str, value: str, sub: str, tone: str = "") -> html.Div:
+def _tile(key: str, label: str, period: str, value: str, sub: str, tone: str = "") -> html.Div:
     return html.Div([
-        html.Div(label, className="tile-label"),
+        html.Div([html.Span(label, className="tile-name"), html.Span(period, className="tile-period")],
+                 className="tile-label"),
         html.Div(value, className="tile-value"),
         html.Div(sub, className="tile-sub"),
     ], className=f"tile {tone}".strip(), **{"data-kpi": key})  # type: ignore[arg-type]
 
 
+def _count(value: Any) -> str:
+    return f"{int(value or 0):,}"
+
+
 def kpi_tiles(kpis: Mapping[str, Any], coverage: Mapping[str, Any], lang: str) -> list[html.Div]:
-    """District tiles: accepted (today/month), closure, on-time, satisfaction, overdue, coverage."""
+    """District tiles, each labelled with its period: the seed's six figures, on-time, overdue, coverage."""
     district = kpis.get("district") or {}
     today = district.get("today") or {}
     month = district.get("month") or {}
     cov = coverage.get("district") or {}
     overdue = int(today.get("overdue") or month.get("overdue") or 0)
+    day, mon = t("period.today", lang), t("period.month", lang)
+    accepted = month.get("accepted")
     return [
-        _tile("accepted", t("kpi.accepted", lang), f"{int(today.get('accepted') or 0):,}",
-              f"{t('kpi.today', lang)} · {t('kpi.month', lang)} {int(month.get('accepted') or 0):,}"),
-        _tile("closure", t("kpi.closure_rate", lang), _pct(month.get("closure_rate"), lang),
-              _ratio(month.get("closed"), month.get("accepted"))),
-        _tile("on-time", t("kpi.on_time_rate", lang), _pct(month.get("on_time_closure_rate"), lang),
-              _ratio(month.get("on_time_closed"), month.get("accepted"))),
-        _tile("satisfaction", t("kpi.satisfaction", lang), _pct(month.get("satisfaction_rate"), lang),
+        _tile("accepted", t("kpi.accepted", lang), day, _count(today.get("accepted")),
+              t("kpi.month_total", lang, n=_count(accepted))),
+        _tile("self-handled", t("kpi.self_handled", lang), mon, _count(month.get("self_handled")),
+              _ratio(month.get("self_handled"), accepted)),
+        _tile("mobile", t("kpi.mobile_disposal", lang), mon, _count(month.get("mobile_disposal")),
+              _ratio(month.get("mobile_disposal"), accepted)),
+        _tile("citizen", t("kpi.citizen_reported", lang), mon, _count(month.get("citizen_reported")),
+              _ratio(month.get("citizen_reported"), accepted)),
+        _tile("closure", t("kpi.closure_rate", lang), mon, _pct(month.get("closure_rate"), lang),
+              _ratio(month.get("closed"), accepted)),
+        _tile("satisfaction", t("kpi.satisfaction", lang), mon, _pct(month.get("satisfaction_rate"), lang),
               _ratio(month.get("satisfied"), month.get("rated"))),
-        _tile("overdue", t("kpi.overdue", lang), f"{overdue:,}", "",
+        _tile("on-time", t("kpi.on_time_rate", lang), mon, _pct(month.get("on_time_closure_rate"), lang),
+              _ratio(month.get("on_time_closed"), accepted)),
+        _tile("overdue", t("kpi.overdue", lang), t("period.now", lang), f"{overdue:,}", "",
               "tone-red" if overdue else "tone-ok"),
-        _tile("coverage", t("kpi.coverage", lang), _pct(cov.get("rate"), lang),
+        _tile("coverage", t("kpi.coverage", lang), t("period.round", lang), _pct(cov.get("rate"), lang),
               _ratio(cov.get("covered"), cov.get("registered"))),
     ]
 
@@ -126,14 +139,17 @@ def alert_list(rows: Sequence[Mapping[str, Any]], more: int, lang: str,
             classes.append("alert-hazard")
         if row["new"]:
             classes.append("alert-new")
+        street = street_names.get(row["street_id"] or "", row["street_id"] or "")
+        category = category_names.get(row["category"], row["category"])
+        head = [html.Span(t("alerts.hazard", lang), className="alert-flag")] if row["hazard"] else []
+        head.append(html.Span(row["case_id"], className="alert-case"))
+        # two lines, the second free to wrap: English street and category names stay whole
         items.append(html.Div([
-            html.Span(t("alerts.hazard", lang) if row["hazard"] else "", className="alert-flag"),
-            html.Span(row["case_id"], className="alert-case"),
-            html.Span(street_names.get(row["street_id"] or "", row["street_id"] or ""),
-                      className="alert-street"),
-            html.Span(category_names.get(row["category"], row["category"]), className="alert-category"),
-            html.Span(t("alerts.age", lang, d=_dur(row["age_seconds"], lang)), className="alert-age"),
+            html.Span(head, className="alert-head"),
             html.Span(countdown, className="alert-countdown"),
+            html.Span([html.Span(street, className="alert-street"), html.Span(" · ", className="alert-sep"),
+                       html.Span(category, className="alert-category")], className="alert-where"),
+            html.Span(t("alerts.age", lang, d=_dur(row["age_seconds"], lang)), className="alert-age"),
         ], id={"type": ids.ALERT_ITEM, "index": row["case_id"]}, className=" ".join(classes),
             n_clicks=0, **{"data-case": row["case_id"]}))
     if more > 0:

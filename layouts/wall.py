@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from dash import dcc, html
 
+from dashboard.status import STATUS_ORDER
 from layouts import ids
 from layouts.i18n import STRINGS, t
 from layouts.map import legend, wall_map
 
-if TYPE_CHECKING:
-    from dashboard.runtime import Runtime
 
 def _label(key: str, lang: str, tag: Callable[..., Any] = html.Span, **kwargs: Any) -> Any:
     return tag(t(key, lang), id={"type": ids.I18N, "key": key}, **kwargs)
 
 
-def _bounds(geojson: dict[str, Any] | None) -> list[list[float]] | None:
+def _bounds(geojson: Mapping[str, Any] | None) -> list[list[float]] | None:
     """South-west / north-east corners of a FeatureCollection's coordinates, or None."""
     lats: list[float] = []
     lons: list[float] = []
@@ -38,21 +38,35 @@ def _bounds(geojson: dict[str, Any] | None) -> list[list[float]] | None:
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
-def wall_layout(runtime: Runtime) -> html.Div:
-    """Build the wall page for ``runtime`` (language and kiosk are applied in the browser)."""
-    cfg = runtime.config
-    lang = cfg.lang if cfg.lang in STRINGS else "zh"
-    ref = runtime.reference
-    boundaries = {level: ref.boundaries_geojson(level) for level in ("district", "street", "community")}
-    the_map = wall_map(ref.district_view, boundaries, cfg.tile_url, cluster=False)
+@dataclass(frozen=True)
+class WallSettings:
+    """What the wall page needs, as plain data: built once by the app factory from config and reference."""
+
+    lang: str = "zh"
+    tick_ms: int = 500
+    stale_after_s: float = 30.0
+    tz: str = "Asia/Shanghai"
+    tile_url: str = ""
+    tile_attribution: str = ""
+    district_view: tuple[float, float, int] = (41.12, 122.07, 13)
+    boundaries: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+
+
+def wall_layout(settings: WallSettings) -> html.Div:
+    """Build the wall page (language and kiosk are applied in the browser)."""
+    lang = settings.lang if settings.lang in STRINGS else "zh"
+    boundaries = settings.boundaries
+    the_map = wall_map(settings.district_view, boundaries, settings.tile_url, cluster=False,
+                       tile_attribution=settings.tile_attribution)
     bounds = _bounds(boundaries.get("street")) or _bounds(boundaries.get("community"))
     wall_config = {
-        "stale_after_s": float(cfg.stale_after_s),
+        "stale_after_s": float(settings.stale_after_s),
         "lost_after_s": 4.0,
-        "tz": str(cfg.tz),
+        "tz": settings.tz,
         "default_lang": lang,
         "strings": STRINGS,
         "bounds": bounds,
+        "statuses": [s.value for s in STATUS_ORDER],  # the browser's copy of the ranks
     }
     header = html.Header([
         html.Div([_label("title", lang, html.H1), _label("subtitle", lang, html.Div, className="subtitle")],
@@ -67,14 +81,26 @@ def wall_layout(runtime: Runtime) -> html.Div:
             html.A(t("kiosk_on", lang), id=ids.KIOSK_LINK, href="?kiosk=1", className="control"),
         ], id=ids.CONTROLS, className="controls"),
     ], className="wall-header")
+    catchup = html.Div([
+        _label("catchup.title", lang, html.Div, className="catchup-title"),
+        html.Div(html.Div(id=ids.CATCHUP_BAR, className="catchup-bar-fill"), className="catchup-bar"),
+        html.Div(id=ids.CATCHUP_TEXT, className="catchup-text"),
+        _label("catchup.note", lang, html.Div, className="catchup-note"),
+    ], id=ids.CATCHUP, className="catchup hidden")
     map_panel = html.Section([
-        the_map,
-        html.Div([_label("legend", lang, html.Div, className="legend-title"), legend(lang)],
+        html.Div([
+            the_map,
+            catchup,
+            # inside the map area, under the header: it never covers a heading or a figure's label
+            html.Div(id=ids.CONN_BANNER, className="conn-banner hidden"),
+        ], className="map-area"),
+        # beside the map, not over it: the legend never hides a marker
+        html.Div([_label("legend", lang, html.Span, className="legend-title"), legend(lang)],
                  className="legend-box"),
     ], className="panel map-panel")
+    kpi_panel = html.Div([_label("kpi.title", lang, html.H2),
+                          html.Div(id=ids.KPI_DISTRICT, className="tiles")], className="panel kpi-panel")
     side = html.Section([
-        html.Div([_label("kpi.title", lang, html.H2),
-                  html.Div(id=ids.KPI_DISTRICT, className="tiles")], className="panel kpi-panel"),
         html.Div([_label("streets.title", lang, html.H2),
                   html.Div(id=ids.STREET_TABLE, className="street-table")], className="panel streets-panel"),
         html.Div([_label("alerts.title", lang, html.H2),
@@ -82,7 +108,7 @@ def wall_layout(runtime: Runtime) -> html.Div:
     ], className="side")
     return html.Div([
         dcc.Location(id=ids.URL, refresh=False),
-        dcc.Interval(id=ids.TICK, interval=cfg.tick_ms, n_intervals=0),
+        dcc.Interval(id=ids.TICK, interval=settings.tick_ms, n_intervals=0),
         dcc.Store(id=ids.TICK_REQUEST),
         dcc.Store(id=ids.VIEW),
         dcc.Store(id=ids.HAVE),
@@ -93,16 +119,15 @@ def wall_layout(runtime: Runtime) -> html.Div:
         dcc.Store(id=ids.CHANGE_ROWS),
         dcc.Store(id=ids.WARDEN_ROWS),
         dcc.Store(id=ids.WALL_CONFIG, data=wall_config),
-        html.Div(id=ids.CONN_BANNER, className="conn-banner hidden"),
         header,
-        html.Main([map_panel, side], className="wall-main"),
+        html.Main([html.Section([kpi_panel, map_panel], className="left"), side], className="wall-main"),
     ], id=ids.WALL, className=f"wall lang-{lang}")
 
 
-def serve_layout(runtime: Runtime) -> Callable[[], html.Div]:
-    """Return the layout function Dash calls on every page load."""
+def serve_layout(settings: WallSettings) -> Callable[[], html.Div]:
+    """Return the layout function Dash calls on every page load (fresh components each time)."""
 
     def layout() -> html.Div:
-        return wall_layout(runtime)
+        return wall_layout(settings)
 
     return layout

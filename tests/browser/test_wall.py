@@ -11,6 +11,7 @@ import redis
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
+from dashboard.status import STATUS_RANK
 from data_feed.publish import publish, publish_many
 from tests.browser import district
 from tests.browser.conftest import Served, wait_caught_up
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.browser
 N = 120
 """Checkpoints of the test district (enough to exercise the layers, small enough to be quick)."""
 
-RANK = {"ok": 0, "pending": 1, "open": 2, "overdue": 3, "hazard": 4}
+RANK = STATUS_RANK
+"""Status name -> the rank the page draws (the enum's order)."""
 
 
 def until(driver: Any, condition: Callable[[Any], Any], timeout: float, message: str) -> Any:
