@@ -12,6 +12,7 @@ Every method runs under the state's lock (the caller's).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from sortedcontainers import SortedList
@@ -28,7 +29,7 @@ AlertKey = tuple[int, float, str]
 class _Entry:
     """Where one open case sits in the indexes (to take it out exactly)."""
 
-    __slots__ = ("deadline", "groups", "alert_key", "near_at")
+    __slots__ = ("deadline", "groups", "alert_key", "near_at", "listed_at")
 
     def __init__(self, deadline: float, groups: tuple[Group, ...], alert_key: AlertKey,
                  near_at: float) -> None:
@@ -36,6 +37,7 @@ class _Entry:
         self.groups = groups
         self.alert_key = alert_key
         self.near_at = near_at
+        self.listed_at: float | None = None  # wall time this process put it in the alert list
 
 
 class DeadlineIndex:
@@ -76,6 +78,7 @@ class DeadlineIndex:
             index.add(key)
         if entry.alert_key[0] == 0 or entry.near_at <= self.horizon:
             self.alerting.add(entry.alert_key)
+            entry.listed_at = old.listed_at if old is not None and old.listed_at is not None else time.time()
         else:
             self.waiting.add((entry.near_at, case.case_id))
 
@@ -110,7 +113,9 @@ class DeadlineIndex:
         waiting = self.waiting
         while waiting and waiting[0][0] <= now:
             _, case_id = waiting.pop(0)
-            self.alerting.add(self._entries[case_id].alert_key)
+            entry = self._entries[case_id]
+            self.alerting.add(entry.alert_key)
+            entry.listed_at = time.time()
 
     def alerts(self, now: float, after: AlertKey | None = None) -> Iterator[AlertKey]:
         """Alert keys in order (after ``after``, for paging), as of ``now``."""
@@ -121,6 +126,11 @@ class DeadlineIndex:
             entry = self._entries[key[2]]
             if key[0] == 0 or entry.near_at <= now:  # a reader with an older clock skips new ones
                 yield key
+
+    def listed_at(self, case_id: str) -> float | None:
+        """Wall time this process put the case in the alert list (for "new" highlighting)."""
+        entry = self._entries.get(case_id)
+        return entry.listed_at if entry is not None else None
 
     def alert_count(self, now: float) -> int:
         """How many cases the alert list holds at ``now``."""

@@ -354,12 +354,14 @@ class State:
             return self.book.deadlines.overdue(now)
 
     def alert_page(self, now: float, limit: int,
-                   after: tuple[int, float, str] | None = None) -> tuple[list[Case], int]:
-        """Up to ``limit`` alerting cases in order after ``after``, and the total alerting now."""
+                   after: tuple[int, float, str] | None = None) -> tuple[list[tuple[Case, float | None]], int]:
+        """Up to ``limit`` alerting cases (with the wall time each was listed) in order after
+        ``after``, and the total alerting now."""
         with self.lock:
             out = []
-            for key in self.book.deadlines.alerts(now, after):
-                out.append(self.book.cases[key[2]])
+            index = self.book.deadlines
+            for key in index.alerts(now, after):
+                out.append((self.book.cases[key[2]], index.listed_at(key[2])))
                 if len(out) >= limit:
                     break
             return out, self.book.deadlines.alert_count(now)

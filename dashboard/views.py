@@ -120,8 +120,7 @@ def _alert(runtime: Runtime, case: Case, now: float, near: float) -> dict[str, A
         "overdue_seconds": round(now - case.deadline),
         "age_seconds": round(now - case.reported_at),
         "colour": case.colour(now, near).value,
-        # when it entered the alert list: a hazard at its report, the rest when near the deadline
-        "alerting_since": _iso(case.reported_at if case.priority == "hazard" else case.near_at(near), runtime),
+
         "lat": case.lat,
         "lon": case.lon,
         "checkpoint_id": case.checkpoint_id,
@@ -136,9 +135,9 @@ def alert_page(runtime: Runtime, now: float, limit: int = ALERT_PAGE,
     near = runtime.config.near_deadline_fraction
     state = runtime.state
     with state.lock:  # the cases' fields are read in the same consistent picture
-        cases, total = state.alert_page(now, limit + 1, after)
-        items = [_alert(runtime, c, now, near) for c in cases[:limit]]
-        last = cases[limit - 1] if len(cases) > limit and limit > 0 else None
+        listed, total = state.alert_page(now, limit + 1, after)
+        items = [{**_alert(runtime, c, now, near), "listed_at": listed_at} for c, listed_at in listed[:limit]]
+        last = listed[limit - 1][0] if len(listed) > limit and limit > 0 else None
         next_key = None if last is None else (0 if last.priority == "hazard" else 1, last.deadline, last.case_id)
     return {"alerts": items, "total": total, "next_cursor": _cursor(next_key) if next_key else None}
 

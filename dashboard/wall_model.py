@@ -18,10 +18,10 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -302,8 +302,8 @@ class WallModel:
         seen = self.cache.first_seen
         # Alerts listed by the first snapshot after the history is read are history, not news:
         # they never flash. Later, a row flashes when it is new to the list: first shown now and
-        # entered the alert list (its report for a hazard, else nearing its deadline) just now,
-        # so an old alert that moves up when another one closes does not flash.
+        # put in the alert list just now, so an old alert that moves up when another one closes
+        # does not flash.
         baseline = not self.cache.alerts_baselined
         if self.live():
             self.cache.alerts_baselined = True
@@ -311,8 +311,8 @@ class WallModel:
         for stale in [cid for cid in seen if cid not in current]:
             del seen[stale]
         for a in items:
-            since = datetime.fromisoformat(a["alerting_since"]).timestamp()
-            fresh = not baseline and now - since < NEW_ALERT_S + 60
+            listed_at = a.get("listed_at")
+            fresh = not baseline and listed_at is not None and time.time() - listed_at < NEW_ALERT_S + 60
             seen.setdefault(a["case_id"], now if fresh else now - 3600)
         rows = []
         geo = {}
