@@ -17,6 +17,7 @@ from typing import NoReturn
 import redis
 
 from dashboard.config import Config, load_config
+from dashboard.runtime import Runtime
 from data_feed.connection import embedded_url, stop_embedded
 from data_feed.errors import ConfigError, FeedUnavailable
 from data_feed.simulator.options import SimOptions
@@ -68,6 +69,7 @@ def _stopping(signum: int, frame: FrameType | None) -> None:
 def _shut_down(stack: ExitStack) -> None:
     """Run the clean-ups of ``stack`` (simulator, consumer, Redis) without letting a signal cut them short."""
     previous = {sig: signal.signal(sig, _stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log.info("stopping")
     try:
         stack.close()
     finally:
@@ -89,6 +91,13 @@ def _stop_thread(stop: threading.Event, thread: threading.Thread, timeout: float
     thread.join(timeout)
     if thread.is_alive():
         log.warning("the %s thread did not stop within %.0f s; stopping anyway", thread.name, timeout)
+    else:
+        log.info("%s stopped", thread.name)
+
+
+def _stop_runtime(runtime: Runtime) -> None:
+    runtime.stop()
+    log.info("consumer stopped")
 
 
 def _run_simulator(options: SimOptions, connection: redis.Redis, reference_dir: Path, stop: threading.Event) -> None:
@@ -111,7 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         connection = _open_redis(config, stack)
         app = create_app(connection=connection)
-        stack.callback(runtime_of(app).stop)
+        stack.callback(_stop_runtime, runtime_of(app))
         _serve(app, args.host, args.port)
     finally:
         _shut_down(stack)
@@ -168,7 +177,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # The app loads the reference files first; only then may the simulator (which writes them
         # again, identically) start, so the two never race on the files.
         app = create_app({"REFERENCE_DIR": str(reference_dir)}, connection=connection)
-        stack.callback(runtime_of(app).stop)
+        stack.callback(_stop_runtime, runtime_of(app))
         stop = threading.Event()
         sim_thread = threading.Thread(target=_run_simulator, args=(options, connection, reference_dir, stop),
                                       name="simulator", daemon=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from data_feed.errors import FeedUnavailable
 
@@ -144,22 +146,27 @@ def stop_embedded(client: redis.Redis, *, save: bool = True,
         client.connection_pool.disconnect()
         return
     data_dir = Path(client.dbdir)  # type: ignore[attr-defined]
-    # A connection interrupted mid-command (Ctrl-C) may hold a half-read reply: start afresh.
     client.connection_pool.disconnect()
+    # A client of its own, without retries: the server closing the connection is the success case,
+    # and the default retry policy would spend seconds reconnecting to a server that is gone.
+    admin = redis.Redis(unix_socket_path=client.socket_file,  # type: ignore[attr-defined]
+                        retry=Retry(NoBackoff(), 0), socket_timeout=timeout)
     try:
-        client.shutdown(save=save, nosave=not save)
+        admin.shutdown(save=save, nosave=not save)
     except redis.ResponseError as exc:
         # The save failed (disk full, folder gone): say so, and still stop the server.
         log.error("the embedded redis-server could not save its data in %s (%s); stopping it without saving",
                   data_dir, exc)
         try:
-            client.shutdown(nosave=True)
+            admin.shutdown(nosave=True)
         except redis.RedisError as again:
             log.error("SHUTDOWN NOSAVE failed too (%s); sending SIGTERM to pid %s", again, pid)
             _terminate(pid)
     except redis.RedisError as exc:
         log.warning("SHUTDOWN failed (%s); sending SIGTERM to pid %s", exc, pid)
         _terminate(pid)
+    finally:
+        admin.close()
     deadline = time.monotonic() + timeout
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
