@@ -196,13 +196,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m dashboard``."""
+def port(text: str) -> int:
+    """argparse type: a TCP port number."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535 (e.g. 8060)")
+    return value
+
+
+def build_parser(prog: str = "python -m dashboard") -> argparse.ArgumentParser:
+    """The argument parser of ``python -m dashboard`` (or ``grid-dashboard``)."""
     from data_feed.simulator import cli as sim_cli
 
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    parser = _Parser(prog="python -m dashboard", description="Grid command-center dashboard",
-                     formatter_class=fmt)
+    parser = _Parser(prog=prog, description="Grid command-center dashboard", formatter_class=fmt)
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,demo,simulate}")
@@ -215,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                           formatter_class=fmt)
     for p in (serve, demo):
         p.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (0.0.0.0: every interface)")
-        p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
+        p.add_argument("--port", type=port, default=DEFAULT_PORT, help="port to listen on")
     sim_cli.add_district_arguments(demo, backfill_default=DEMO_BACKFILL_DAYS)
     serve.set_defaults(func=cmd_serve)
     demo.set_defaults(func=cmd_demo)
@@ -227,9 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m dashboard") -> int:
     """Entry point; bad configuration exits with status 2 and a message saying what to fix."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level != "DEBUG":
         # Every wall screen polls once a second: per-request lines would flood the log for weeks.
@@ -243,3 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside the server loop: everything is stopped by now
         return 0
+
+
+def console() -> None:
+    """The ``grid-dashboard`` command installed by ``pip install .``."""
+    sys.exit(main(prog="grid-dashboard"))

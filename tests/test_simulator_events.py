@@ -14,7 +14,7 @@ from dashboard.reference import load_reference
 from data_feed.contract import CITIZEN_CHANNELS, PERSONAL_FIELDS, parse_entry
 from data_feed.simulator import backfill, write_reference
 from data_feed.simulator.backfill import generate, window_bounds
-from data_feed.simulator.calibration import tally
+from bench.calibration import tally
 from data_feed.simulator.presets import PRESETS
 from data_feed.simulator.world import World
 from tests.helpers import drain, make_runtime
