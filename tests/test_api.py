@@ -68,8 +68,8 @@ def test_outside_producer_with_redis_cli_sees_contract_arithmetic(redis_conn: re
         ["case.rated", "case_id", "C1", "satisfied", "true"],
     ]
     for fields in commands:
-        args = [_redis_cli(), "-s", sock, "-n", str(TEST_DB), "XADD", "grid:events", "*", "type", fields[0], "ts", now_local,
-                *fields[1:]]
+        args = [_redis_cli(), "-s", sock, "-n", str(TEST_DB), "XADD", "grid:events", "*", "type", fields[0],
+                "ts", now_local, *fields[1:]]
         subprocess.run(args, check=True, capture_output=True)
     _settle(rt, len(commands))
     client = app.server.test_client()

@@ -55,7 +55,8 @@ def _stop_and_check(proc: subprocess.Popen[str], sig: int, data_dir: Path) -> No
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
-            raise AssertionError(f"still running {EXIT_WITHIN_S:.0f} s after {signal.Signals(sig).name}:\n{out}")
+            raise AssertionError(
+                f"still running {EXIT_WITHIN_S:.0f} s after {signal.Signals(sig).name}:\n{out}") from None
         assert proc.returncode == 0, out
         deadline = time.time() + 3
         while redis_servers_under(data_dir) and time.time() < deadline:
