@@ -130,3 +130,42 @@ def test_live_simulate_stops_with_its_embedded_redis_and_saves(sig: int, tmp_pat
     client.close()
     _stop_and_check(proc, sig, data_dir)
     assert _saved_events(data_dir) > 0
+
+
+def test_a_redis_orphaned_by_a_killed_process_is_adopted_and_stopped(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from data_feed.connection import start_embedded, stop_embedded
+
+    data_dir = tmp_path / "var"
+    # A process that starts the embedded Redis and dies without any clean-up (as SIGKILL would).
+    crash = ("import os, pathlib; from data_feed.connection import start_embedded; "
+             f"c = start_embedded(pathlib.Path({str(data_dir)!r})); c.xadd('grid:events', {{'a': 'b'}}); os._exit(0)")
+    subprocess.run([sys.executable, "-c", crash], cwd=ROOT, env=_env(data_dir), check=True, timeout=60)
+    orphans = redis_servers_under(data_dir)
+    try:
+        assert len(orphans) == 1
+        client = start_embedded(data_dir)
+        assert "adopting the embedded redis-server" in caplog.text
+        assert client.xlen("grid:events") == 1  # the orphan's data, not a second server
+        stop_embedded(client)
+        deadline = time.time() + 3
+        while redis_servers_under(data_dir) and time.time() < deadline:
+            time.sleep(0.1)
+        assert redis_servers_under(data_dir) == []
+    finally:
+        for server in redis_servers_under(data_dir):
+            server.kill()
+
+
+def test_a_redis_another_live_process_owns_is_shared_not_stopped(tmp_path: Path) -> None:
+    from data_feed.connection import start_embedded, stop_embedded
+
+    data_dir = tmp_path / "var"
+    owner = start_embedded(data_dir)
+    try:
+        joined = start_embedded(data_dir)  # e.g. `simulate` beside a running `serve`
+        stop_embedded(joined)
+        assert owner.ping() and len(redis_servers_under(data_dir)) == 1
+    finally:
+        stop_embedded(owner)
+    assert redis_servers_under(data_dir) == []
