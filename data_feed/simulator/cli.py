@@ -93,7 +93,10 @@ def run(options: SimOptions, connection: redis.Redis, reference_dir: Path,
         window = plan_window(world, start, end, keep_tail=options.live and options.start is None)
         stats = write_window(connection, window, stop=stop)
         if stop.is_set():
-            log.info("simulator: stopped during the backfill after %s entries", stats.written)
+            if stats.written:
+                log.warning("simulator: stopped during the backfill after %s entries: the history is partial "
+                            "(a restarted demo does not backfill again; empty the data folder for a full one)",
+                            stats.written)
             return
         tail = window.tail
         log.info("simulator: backfilled %s days (%s cases accepted): %s entries in %.1f s", options.backfill_days,
