@@ -12,15 +12,17 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import redis
 
 from dashboard.config import Config, load_config
-from dashboard.runtime import Runtime
 from data_feed.connection import embedded_url, stop_embedded
 from data_feed.errors import ConfigError, FeedUnavailable
 from data_feed.simulator.options import SimOptions
+
+if TYPE_CHECKING:
+    from dashboard.runtime import Runtime
 
 log = logging.getLogger("dashboard")
 
