@@ -169,3 +169,22 @@ def test_a_redis_another_live_process_owns_is_shared_not_stopped(tmp_path: Path)
     finally:
         stop_embedded(owner)
     assert redis_servers_under(data_dir) == []
+
+
+def test_a_redis_whose_data_folder_was_deleted_still_stops(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The leak the suite once had: the folder gone, SHUTDOWN SAVE fails; it must stop anyway, saying so."""
+    import shutil
+
+    from data_feed.connection import start_embedded, stop_embedded
+
+    data_dir = tmp_path / "var"
+    client = start_embedded(data_dir)
+    client.xadd("grid:events", {"a": "b"})
+    shutil.rmtree(data_dir)
+    try:
+        stop_embedded(client)
+        assert redis_servers_under(data_dir) == []
+        assert "could not save its data" in caplog.text
+    finally:
+        for server in redis_servers_under(data_dir):
+            server.kill()
