@@ -1,6 +1,6 @@
 """Ingest benchmark: the consumer's XREAD+validate+apply against a raw redis-py XREAD+decode.
 
-Usage: ``python bench/ingest.py [--events N] [--repeat R]``. XADDs N realistic mixed events
+Usage: ``python -m bench.ingest [--events N] [--repeat R]``. XADDs N realistic mixed events
 (positions dominate, as in the field), then, in the same run and on the same Redis, times
 (a) a bare XREAD loop with decoded responses over both streams and (b) the dashboard's
 consumer reading, validating and applying the same entries into a fresh state. Prints both
@@ -14,21 +14,18 @@ import logging
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import redis
 
-import redis  # noqa: E402
-
-from dashboard.config import load_config  # noqa: E402
-from dashboard.reference import load_reference  # noqa: E402
-from dashboard.runtime import build_runtime  # noqa: E402
-from data_feed.keys import EVENTS_STREAM, POSITIONS_STREAM  # noqa: E402
-from data_feed.publish import publish_many  # noqa: E402
+from dashboard.config import load_config
+from dashboard.reference import load_reference
+from dashboard.runtime import build_runtime
+from data_feed.keys import EVENTS_STREAM, POSITIONS_STREAM
+from data_feed.publish import publish_many
 
 CST = timezone(timedelta(hours=8))
 

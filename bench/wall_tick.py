@@ -1,6 +1,6 @@
 """Wall-screen tick benchmark: the changed-only update against resending the checkpoint layer.
 
-Usage: ``python bench/wall_tick.py [--preset district] [--days 3] [--ticks 30]``. Backfills the
+Usage: ``python -m bench.wall_tick [--preset district] [--days 3] [--ticks 30]``. Backfills the
 simulator's district into a fresh embedded Redis, builds the app's runtime, then in the same
 run measures, for ticks in which one case changes:
 (a) the baseline a naive page would do: rebuild and serialise the full checkpoint GeoJSON;
@@ -15,23 +15,20 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import dash
+import plotly
 
-import dash  # noqa: E402
-import plotly  # noqa: E402
-
-from callbacks.wall import tick  # noqa: E402
-from dashboard import views  # noqa: E402
-from dashboard.reference import load_reference  # noqa: E402
-from dashboard.wall_model import WallModel  # noqa: E402
-from data_feed.publish import publish  # noqa: E402
-from data_feed.simulator import backfill  # noqa: E402
-from tests.helpers import drain, make_runtime  # noqa: E402
+from callbacks.wall import tick
+from dashboard import views
+from dashboard.reference import load_reference
+from dashboard.wall_model import WallModel
+from data_feed.publish import publish
+from data_feed.simulator import backfill
+from tests.helpers import drain, make_runtime
 
 
 def dash_json(value: object) -> bytes:

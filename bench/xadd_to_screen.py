@@ -1,6 +1,6 @@
 """XADD → screen benchmark: how long a reported case takes to recolour its checkpoint on the wall.
 
-Usage: ``TMPDIR=/tmp python bench/xadd_to_screen.py [--samples 15] [--strict]``. Starts a fresh
+Usage: ``TMPDIR=/tmp python -m bench.xadd_to_screen [--samples 15] [--strict]``. Starts a fresh
 embedded Redis, writes the simulator's reference files and a 1-day backfill of the ``district``
 preset, serves the app in-process (the browser tests' helpers) and opens one headless Chromium
 page on ``/?kiosk=1`` at 1920x1080. Then, in the same run:
@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET_S = 1.0
 """The wall-screen target: an XADD is visible on screen within a second."""

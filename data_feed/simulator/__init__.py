@@ -1,7 +1,8 @@
 """District simulator: reference data and contract events at the seed's scale, calibrated to its May figures.
 
 ``write_reference`` writes the files the app loads from ``GRID_REFERENCE_DIR``; ``backfill``
-writes history (pipelined XADD); ``run_live`` writes events in (accelerated) real time.
+writes history (pipelined XADD); ``run_live`` writes events in (accelerated) real time;
+``SimOptions`` describes one run of ``cli.run`` (backfill, then live).
 Everything is deterministic for a preset and seed.
 """
 
@@ -17,11 +18,13 @@ import redis
 from data_feed.publish import publish_many
 from data_feed.simulator.backfill import BackfillStats, plan_window, window_bounds, write_window
 from data_feed.simulator.live import LiveEngine, run_engine
+from data_feed.simulator.options import SimOptions
 from data_feed.simulator.presets import PRESETS, Preset, get_preset
 from data_feed.simulator.reference import write_documents
 from data_feed.simulator.world import World
 
-__all__ = ["PRESETS", "BackfillStats", "Preset", "World", "backfill", "get_preset", "run_live", "write_reference"]
+__all__ = ["PRESETS", "BackfillStats", "Preset", "SimOptions", "World", "backfill", "get_preset", "run_live",
+           "write_reference"]
 
 
 def _preset(preset: Preset | str) -> Preset:

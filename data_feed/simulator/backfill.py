@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -216,13 +217,16 @@ def generate(world: World, start: int, end: int, positions_s: int | None = None)
     return window_events(plan_window(world, start, end, positions_s))
 
 
-def write_window(connection: redis.Redis, window: Window, batch: int = 5000) -> BackfillStats:
-    """XADD a planned window (pipelined) and return its statistics."""
+def write_window(connection: redis.Redis, window: Window, batch: int = 5000,
+                 stop: threading.Event | None = None) -> BackfillStats:
+    """XADD a planned window (pipelined) and return its statistics; stops early once ``stop`` is set."""
     stats = BackfillStats(window.start, window.end, accepted=window.accepted)
     t0 = time.perf_counter()
 
     def counted() -> Iterator[dict[str, str]]:
         for event in window_events(window):
+            if stop is not None and stop.is_set():  # Ctrl-C: a shutdown must not wait for days of history
+                return
             stats.by_type[event["type"]] += 1
             yield event
 

