@@ -10,6 +10,7 @@ import redis
 
 from dashboard import create_app
 from dashboard.app import runtime_of
+from data_feed.consumer import raw_client
 from tests.events import case_event, report
 from tests.helpers import drain, feed, make_runtime
 
@@ -37,7 +38,7 @@ def test_an_entry_that_is_not_utf8_is_dead_lettered_with_its_bytes_and_the_strea
     rt = runtime_of(app)
     drain(rt)
     assert set(rt.state.cases) == {"K1", "K3"}  # everything after the poison entry was applied
-    raw = redis.Redis(unix_socket_path=redis_conn.connection_pool.connection_kwargs["path"])
+    raw = raw_client(redis_conn)  # the same server and database, answering in bytes
     dead = {(f[b"stream"], f[b"entry_id"].decode()): f for _, f in raw.xrange("grid:deadletter")}
     assert len(dead) == 2
     letter = dead[(b"grid:events", bad_id)]

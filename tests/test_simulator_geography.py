@@ -7,11 +7,17 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import shapely
 
 from dashboard.reference import load_reference
 from data_feed.simulator import write_reference
-from data_feed.simulator.geography import District, build_district, point_in_ring, ring_area
+from data_feed.simulator.geography import District, build_district, ring_area
 from data_feed.simulator.presets import PRESETS
+
+
+def point_in_ring(lon: float, lat: float, ring: list[list[float]]) -> bool:
+    """The same point-in-polygon test the dashboard uses (shapely/GEOS)."""
+    return bool(shapely.contains_xy(shapely.Polygon(ring), lon, lat))
 
 
 @pytest.fixture(scope="module")

@@ -409,19 +409,6 @@ def _place_checkpoints(district: District, rng: random.Random) -> None:
         district.grid_checkpoints[g].append(n)
 
 
-def point_in_ring(lon: float, lat: float, ring: list[list[float]]) -> bool:
-    """Ray-casting test: is (lon, lat) strictly inside the closed ring?"""
-    inside = False
-    j = len(ring) - 1
-    for i in range(len(ring)):
-        xi, yi = ring[i]
-        xj, yj = ring[j]
-        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
-            inside = not inside
-        j = i
-    return inside
-
-
 def ring_area(ring: list[list[float]]) -> float:
     """Signed shoelace area of a ring in squared degrees (positive when counter-clockwise)."""
     return sum(ring[k][0] * ring[k + 1][1] - ring[k + 1][0] * ring[k][1] for k in range(len(ring) - 1)) / 2
