@@ -51,7 +51,7 @@ class Case:
         "street_id", "community_id", "grid_id", "reported_at", "day", "state",
         "resolved_on_site", "closed_at", "limit_s", "deadline_override", "dispatched_types",
         "departments", "returned_count", "rated_at", "rating_day", "satisfied", "score",
-        "escalation_level", "state_ts", "groups", "query_code", "phone_digest",
+        "escalation_level", "state_ts", "groups", "query_code", "phone_digest", "closed_day",
     )
 
     def __init__(self, case_id: str, channel: str, category: str, priority: str, lat: float,
@@ -72,6 +72,7 @@ class Case:
         self.state_ts = reported_at  # ts of the event that set ``state``: late uploads cannot rewind it
         self.resolved_on_site = False
         self.closed_at: float | None = None
+        self.closed_day: date | None = None  # district day of ``closed_at``, set by the case book
         self.limit_s = limit_s
         self.deadline_override: float | None = None
         self.dispatched_types: frozenset[str] = _EMPTY

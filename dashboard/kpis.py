@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from dashboard.periods import Period
+from dashboard.periods import Period, district_day
 from dashboard.state import State
 from dashboard.tallies import CASE_COUNTS, DISTRICT, RATING_COUNTS, UNASSIGNED
 
@@ -43,7 +43,10 @@ def compute(state: State, period: Period, now: float, levels: tuple[str, ...] = 
     n_case, n_rating = len(CASE_COUNTS), len(RATING_COUNTS)
     records: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(COUNTS))
     with state.lock:
-        cases, ratings = state.tallies.totals(period.start, period.end)
+        today = district_day(now, state.config.tz)
+        # closure as of the period's end (as of now for a period that includes today)
+        closed_by = period.end if period.end is not None and period.end < today else None
+        cases, ratings = state.tallies.totals(period.start, period.end, closed_by)
         overdue = state.overdue_by_group(now)  # a binary search per group: no scan of the backlog
     for group, cell in cases.items():
         records[group][:n_case] = cell

@@ -109,7 +109,7 @@ class CaseBook:
         if d.get("reporter_phone"):
             case.phone_digest = phone_digest(self.salt, d["reporter_phone"])
         case.groups = groups_of(case)  # may fail on bad data: before anything is indexed
-        self.commit(case, (None, None), False, None)
+        self.commit(case, (None, None, None), False, None)
 
     def apply(self, event: Event) -> None:
         """Apply a validated case event to its (reported) case, all or nothing."""
@@ -144,6 +144,9 @@ class CaseBook:
         """
         if case.groups is None:
             case.groups = groups_of(case)
+        closed_day = district_day(case.closed_at, self.tz) if case.closed_at is not None else None
+        if closed_day != case.closed_day:
+            case.closed_day = closed_day
         after = contribution(case)
         self.deadlines.update(case, case.groups)
         self.cases[case.case_id] = case

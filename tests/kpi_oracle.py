@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from dashboard.periods import district_day
 from dashboard.state import State
 
 CITIZEN = {"hotline", "wechat", "web"}
@@ -15,6 +16,14 @@ CITIZEN = {"hotline", "wechat", "web"}
 def scan(state: State, start: date | None, end: date | None, now: float) -> dict[tuple[str, str], dict[str, int]]:
     """KPI counters per (level, key) by scanning all cases."""
     out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    today = district_day(now, state.config.tz)
+    # closure as of the period's end (the contract since 2026-11-30), as of now when it includes today
+    closed_by = end if end is not None and end < today else None
+
+    def closed_in_time(case: Any) -> bool:
+        return case.state == "closed" and (
+            closed_by is None or district_day(case.closed_at, state.config.tz) <= closed_by)
 
     def inside(day: date | None) -> bool:
         return day is not None and (start is None or day >= start) and (end is None or day <= end)
@@ -31,8 +40,8 @@ def scan(state: State, start: date | None, end: date | None, now: float) -> dict
             counts["self_handled"] = "department" not in case.dispatched_types
             counts["mobile_disposal"] = "mobile_team" in case.dispatched_types
             counts["citizen_reported"] = case.channel in CITIZEN
-            counts["closed"] = case.state == "closed"
-            counts["on_time_closed"] = case.state == "closed" and case.closed_at <= case.deadline
+            counts["closed"] = closed_in_time(case)
+            counts["on_time_closed"] = closed_in_time(case) and case.closed_at <= case.deadline
             counts["returned"] = case.returned_count > 0
         if inside(case.rating_day):
             counts["rated"] = 1

@@ -62,7 +62,7 @@ def scenario() -> list[dict[str, str]]:
         case_event("closed", "K7", t("11:00")),
         case_event("returned", "K7", t("11:30")),
         case_event("closed", "K7", t("12:00")),
-        # K8: department AND mobile team, closed in June (still counts: last state now).
+        # K8: department AND mobile team, reported 31 May, closed 1 June (not closed as of May's end).
         report("K8", t("23:00", "2026-05-31"), street=None),
         case_event("dispatched", "K8", t("23:10", "2026-05-31"), unit_id="dept-police",
                    unit_type="department"),
@@ -83,11 +83,12 @@ def test_every_kpi_matches_the_contract_definitions(redis_conn: redis.Redis) -> 
     assert d["self_handled"] == 4
     assert d["mobile_disposal"] == 2  # K2 K8
     assert d["citizen_reported"] == 2  # K1 hotline, K3 wechat (K4 web is voided)
-    assert d["closed"] == 4  # K1 K2 K7 K8
-    assert d["closure_rate"] == 4 / 6
+    # K1 K2 K7; K8 was closed on 1 June: closure is counted as of the period's end (contract, 2026-11-30)
+    assert d["closed"] == 3
+    assert d["closure_rate"] == 3 / 6
     # K2 closed 13:00 past its 12:00 hazard deadline (default hazard limit 4 h)
-    assert d["on_time_closed"] == 3
-    assert d["on_time_closure_rate"] == 3 / 6
+    assert d["on_time_closed"] == 2
+    assert d["on_time_closure_rate"] == 2 / 6
     assert d["returned"] == 3  # K3 K6 K7
     assert d["rework_rate"] == 3 / 6
     # rated in May: K1 yes, K2 no, K5 yes (K4 voided)
@@ -101,7 +102,9 @@ def test_every_kpi_matches_the_contract_definitions(redis_conn: redis.Redis) -> 
     assert s2["closure_rate"] == 0.0 and s2["satisfaction_rate"] is None
     assert rep["streets"]["unassigned"]["accepted"] == 1  # K8: no street, no boundaries
     assert rep["departments"]["dept-power"]["accepted"] == 1
-    assert rep["departments"]["dept-police"]["closed"] == 1
+    assert rep["departments"]["dept-police"]["closed"] == 0  # K8, closed on 1 June
+    june = views.kpi_report(rt, Period(datetime(2026, 5, 1).date(), datetime(2026, 6, 1).date(), "custom"), now)
+    assert june["departments"]["dept-police"]["closed"] == 1 and june["district"]["closed"] == 4
 
 
 def test_rates_are_none_without_denominator(redis_conn: redis.Redis) -> None:
@@ -231,3 +234,26 @@ def test_patrol_coverage_counts_per_round_and_street(redis_conn: redis.Redis) ->
     assert morning["streets"]["s2"] == {"covered": 1, "registered": 2, "rate": 0.5}  # cp9 (cp3: afternoon)
     afternoon = views.patrol_coverage(rt, datetime(2026, 5, 20, 13, tzinfo=CST).timestamp())
     assert afternoon["round"]["name"] == "pm" and afternoon["district"]["covered"] == 1
+
+
+def test_closure_is_counted_as_of_the_period_end(redis_conn: redis.Redis) -> None:
+    """The contract since 2026-11-30: a published month does not change when its cases close later."""
+    rt = make_runtime(redis_conn)
+    feed(redis_conn, rt, [
+        report("A", t("10:00", "2026-05-31")), case_event("closed", "A", t("09:00", "2026-06-02")),
+        report("B", t("10:00", "2026-05-30")), case_event("closed", "B", t("23:59", "2026-05-31")),
+        report("C", t("10:00", "2026-05-31")),  # still open
+        # closed in May, reopened (returned) in June, closed again in June: closed as of its latest closure
+        report("D", t("08:00", "2026-05-10")), case_event("closed", "D", t("09:00", "2026-05-10")),
+        case_event("returned", "D", t("09:00", "2026-06-03")), case_event("closed", "D", t("10:00", "2026-06-04")),
+    ])
+    now = datetime(2026, 6, 10, 12, tzinfo=CST).timestamp()
+    may = views.kpi_report(rt, may_period(), now)["district"]
+    assert (may["accepted"], may["closed"]) == (4, 1)  # only B was closed by 31 May (D's closure is June's)
+    assert may["closure_rate"] == 0.25
+    june1 = Period(datetime(2026, 5, 1).date(), datetime(2026, 6, 2).date(), "custom")
+    through = views.kpi_report(rt, june1, now)["district"]
+    assert through["closed"] == 2  # A closed on 2 June, inside this period's end
+    current = views.kpi_report(rt, Period(datetime(2026, 5, 1).date(), datetime(2026, 6, 10).date(), "custom"), now)
+    assert current["district"]["closed"] == 3  # includes today: as of now
+    assert views.kpi_report(rt, Period(None, None, "all"), now)["district"]["closed"] == 3
