@@ -31,11 +31,13 @@ from dashboard.lifecycle import CaseBook
 from dashboard.periods import RoundClock, district_day
 from dashboard.reference import Reference
 from dashboard.registry import Checkpoint, Registry
+from dashboard.status import CheckpointStatus
 from data_feed.consumer import Rejection
 from data_feed.contract import (
     CASE_TYPES,
     Event,
     EventType,
+    Priority,
     fast_position,
     parse_entry,
 )
@@ -333,20 +335,20 @@ class State:
         with self.lock:
             return set(self.registry.with_open_cases)
 
-    def checkpoint_status(self, cp: Checkpoint, now: float, round_start: float) -> str:
+    def checkpoint_status(self, cp: Checkpoint, now: float, round_start: float) -> CheckpointStatus:
         """Status of one checkpoint: hazard, overdue, open, ok or pending (call under the lock)."""
         if cp.open_cases:
-            worst = "open"
+            worst = CheckpointStatus.OPEN
             for case_id in cp.open_cases:
                 case = self.book.cases[case_id]
-                if case.priority == "hazard":
-                    return "hazard"
+                if case.priority == Priority.HAZARD:
+                    return CheckpointStatus.HAZARD
                 if now > case.deadline:
-                    worst = "overdue"
+                    worst = CheckpointStatus.OVERDUE
             return worst
         if cp.last_inspected_at is not None and cp.last_inspected_at >= round_start:
-            return "ok"
-        return "pending"
+            return CheckpointStatus.OK
+        return CheckpointStatus.PENDING
 
     def overdue_by_group(self, now: float) -> dict[tuple[str, str], int]:
         """Open cases past their deadline at ``now`` per KPI group (a search per group)."""

@@ -16,6 +16,7 @@ from dashboard import kpis
 from dashboard.cases import Case
 from dashboard.periods import Period, month_to_date, parse_period
 from dashboard.runtime import Runtime
+from dashboard.status import CheckpointStatus
 
 
 def _iso(ts: float | None, runtime: Runtime) -> str | None:
@@ -147,7 +148,7 @@ def alerts(runtime: Runtime, now: float, limit: int | None = None) -> list[dict[
     return list(alert_page(runtime, now, limit if limit is not None else 10**9)["alerts"])
 
 
-def checkpoint_statuses(runtime: Runtime, now: float) -> dict[str, str]:
+def checkpoint_statuses(runtime: Runtime, now: float) -> dict[str, CheckpointStatus]:
     """Status of every registered checkpoint: hazard, overdue, open, pending or ok."""
     state = runtime.state
     round_start = state.rounds.round_at(now).start
@@ -182,7 +183,7 @@ def checkpoint_geojson(runtime: Runtime, now: float, street: str | None = None) 
                     "street_id": cp.street_id,
                     "community_id": cp.community_id,
                     "grid_id": cp.grid_id,
-                    "status": state.checkpoint_status(cp, now, round_start),
+                    "status": state.checkpoint_status(cp, now, round_start).value,
                     "last_inspected_at": _iso(cp.last_inspected_at, runtime),
                 },
             })
