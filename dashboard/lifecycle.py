@@ -63,6 +63,7 @@ class CaseBook:
         self.version = 0  # bumped whenever a case changes: KPI caches key on it
         self.unknown_categories: set[str] = set()
         self.unknown_category_events = 0
+        self._days: dict[date, date] = {}
         self._closing: list[tuple[float, str]] = []  # heap of (closed at, case_id)
         self._handlers: dict[str, Callable[[Case, Event], None]] = {
             EventType.CASE_RESOLVED_ON_SITE.value: self._on_resolved_on_site,
@@ -76,6 +77,11 @@ class CaseBook:
         }
 
     # ------------------------------------------------------------------ entry points
+    def day_of(self, ts: float) -> date:
+        """The district day of ``ts``, one shared object per day (a case holds up to three)."""
+        day = district_day(ts, self.tz)
+        return self._days.setdefault(day, day)
+
     def limit_for(self, category: str, priority: str) -> float:
         """Time limit (s) of a category and priority; unknown categories get the defaults."""
         cat = self.reference.categories.get(category)
@@ -104,7 +110,7 @@ class CaseBook:
             found = self.reference.locate(case.lat, case.lon)
             street, community, grid = street or found[0], community or found[1], grid or found[2]
         case.street_id, case.community_id, case.grid_id = street, community, grid
-        case.day = district_day(event.ts, self.tz)
+        case.day = self.day_of(event.ts)
         case.query_code = d.get("query_code")
         if d.get("reporter_phone"):
             case.phone_digest = phone_digest(self.salt, d["reporter_phone"])
@@ -144,7 +150,7 @@ class CaseBook:
         """
         if case.groups is None:
             case.groups = groups_of(case)
-        closed_day = district_day(case.closed_at, self.tz) if case.closed_at is not None else None
+        closed_day = self.day_of(case.closed_at) if case.closed_at is not None else None
         if closed_day != case.closed_day:
             case.closed_day = closed_day
         after = contribution(case)
@@ -195,6 +201,8 @@ class CaseBook:
         self.tallies.prune(before)
         for case_id in [c for c, day in self.retired.items() if day < before]:
             del self.retired[case_id]
+        for day in [d for d in self._days if d < before]:
+            del self._days[day]
 
     # ------------------------------------------------------------------ handlers (on a copy)
     def _on_resolved_on_site(self, case: Case, event: Event) -> None:
@@ -224,7 +232,7 @@ class CaseBook:
             return  # an older rating uploaded late never overwrites a newer one
         d = event.data
         case.rated_at = event.ts
-        case.rating_day = district_day(event.ts, self.tz)
+        case.rating_day = self.day_of(event.ts)
         case.satisfied = d["satisfied"]
         case.score = d.get("score")
 
