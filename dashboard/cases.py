@@ -52,6 +52,7 @@ class Case:
         "resolved_on_site", "closed_at", "limit_s", "deadline_override", "dispatched_types",
         "departments", "returned_count", "rated_at", "rating_day", "satisfied", "score",
         "escalation_level", "state_ts", "groups", "query_code", "phone_digest", "closed_day",
+        "fields_ts",
     )
 
     def __init__(self, case_id: str, channel: str, category: str, priority: str, lat: float,
@@ -73,6 +74,8 @@ class Case:
         self.resolved_on_site = False
         self.closed_at: float | None = None
         self.closed_day: date | None = None  # district day of ``closed_at``, set by the case book
+        # ts of the events that set the deadline and the escalation level: the latest ts wins
+        self.fields_ts: tuple[float, float] = (float("-inf"), float("-inf"))
         self.limit_s = limit_s
         self.deadline_override: float | None = None
         self.dispatched_types: frozenset[str] = _EMPTY

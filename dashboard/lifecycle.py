@@ -210,7 +210,10 @@ class CaseBook:
         _move(case, CaseState.CLOSED, event.ts)
 
     def _on_escalated(self, case: Case, event: Event) -> None:
-        case.escalation_level = event.data["level"]
+        deadline_ts, level_ts = case.fields_ts
+        if event.ts >= level_ts:  # a late, older escalation does not overwrite a newer level
+            case.escalation_level = event.data["level"]
+            case.fields_ts = (deadline_ts, event.ts)
         _move(case, CaseState.ESCALATED, event.ts)
 
     def _on_dispatched(self, case: Case, event: Event) -> None:
@@ -219,8 +222,10 @@ class CaseBook:
         if d["unit_type"] == "department" and d["unit_id"] not in case.departments:
             case.departments = case.departments | {d["unit_id"]}
             case.groups = None  # a new department group: recompute
-        if "deadline" in d:
+        deadline_ts, level_ts = case.fields_ts
+        if "deadline" in d and event.ts >= deadline_ts:  # the latest dispatch's deadline holds
             case.deadline_override = d["deadline"]
+            case.fields_ts = (event.ts, level_ts)
         _move(case, CaseState.DISPATCHED, event.ts)
 
     def _on_returned(self, case: Case, event: Event) -> None:
