@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from dashboard import views
 from dashboard.periods import parse_period
 from dashboard.runtime import Runtime
+from data_feed.publish import stream_for
 from tests.events import CST
 from tests.helpers import drain, make_runtime
 
@@ -100,7 +101,7 @@ def upload(conn: redis.Redis, segments: list[tuple[float, list[dict[str, str]]]]
     pipe = conn.pipeline(transaction=False)
     for start, entries in segments:
         for k, fields in enumerate(entries):
-            pipe.xadd("grid:events", fields, id=f"{int((start + k * MIN) * 1000)}-0")  # type: ignore[arg-type]
+            pipe.xadd(stream_for(fields), fields, id=f"{int((start + k * MIN) * 1000)}-0")  # type: ignore[arg-type]
     pipe.execute()
 
 
@@ -205,3 +206,23 @@ def test_a_late_older_escalation_does_not_overwrite_the_newer_level(redis_conn: 
     events = {e["event_id"]: e for e in lifecycles(t0)}
     rt = _run(redis_conn, [events["ev-0"], events["ev-2"], events["ev-1"]])  # district, then (older) street
     assert rt.state.cases["A"].escalation_level == "district"
+
+
+def test_an_older_position_uploaded_late_does_not_move_the_warden_back(redis_conn: redis.Redis) -> None:
+    now = float(redis_conn.time()[0])
+    at = [datetime.fromtimestamp(now - s, CST).isoformat() for s in (60, 3 * HOUR)]
+    upload(redis_conn, [(now - 2 * MIN, [
+        {"type": "warden.position", "ts": at[0], "warden_id": "w1", "lat": "41.2", "lon": "122.2"},
+        {"type": "warden.position", "ts": at[1], "warden_id": "w1", "lat": "41.1", "lon": "122.1"}])])
+    rt = make_runtime(redis_conn, POSITION_LOOKBACK_S=600)
+    drain(rt)
+    assert rt.state.wardens["w1"][:2] == (41.2, 122.2)
+
+
+def test_without_event_id_a_retried_entry_is_applied_again(redis_conn: redis.Redis) -> None:
+    # the documented limit: only an event_id makes a producer's retry harmless
+    t0 = float(redis_conn.time()[0]) - 20 * HOUR
+    events = {e["event_id"]: e for e in lifecycles(t0)}
+    returned = {k: v for k, v in events["ev-5"].items() if k != "event_id"}
+    rt = _run(redis_conn, [events["ev-0"], returned, dict(returned), events["ev-5"], dict(events["ev-5"])])
+    assert rt.state.cases["A"].returned_count == 3  # two entries without an id, one id applied once
