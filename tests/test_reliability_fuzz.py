@@ -91,8 +91,8 @@ def expand(spec: tuple[str, str, int]) -> dict[str, Any]:
         "offset": rng.choice(OFFSETS), "micro": rng.random() < 0.5,
         "lat": rng.choice([-90.0, 90.0, 0.0, -0.0, rng.uniform(-90, 90), rng.uniform(-90, 90)]),
         "lon": rng.choice([-180.0, 180.0, 0.0, rng.uniform(-180, 180), rng.uniform(-180, 180)]),
-        "size": rng.choice([0] * 12 + [1, 300, 20_000, 200_000]),
-        "fields": rng.choice([0] * 12 + [50, 3000, 5000]),
+        "size": rng.choice([0] * 30 + [1, 300, 20_000, 200_000]),
+        "fields": rng.choice([0] * 30 + [50, 3000, 5000]),
     }
 
 
