@@ -191,11 +191,12 @@ def test_redis_sigkill_mid_stream_ends_with_the_uninterrupted_kpis(
         redis_process: RedisProcess, events: list[dict[str, str]], reference: Runtime) -> None:
     rt = make_runtime(connect_url(redis_process.url), BLOCK_MS=200)
     rt.consumer.backoff_initial_s, rt.consumer.backoff_max_s = 0.1, 0.5
-    producer = Producer(redis_process.url, events)
+    producer = Producer(redis_process.url, events, pause_s=0.06)
     rt.start()
     try:
         producer.start()
         wait_for(lambda: producer.chunks_done >= 15 and rt.consumer.status.entries > 500, 60, "a live stream")
+        assert producer.is_alive(), "the kill must strike mid-stream"
         assert redis_process.proc is not None
         redis_process.proc.send_signal(signal.SIGKILL)  # a crash: no shutdown, no final save
         redis_process.proc.wait(10)
@@ -217,6 +218,8 @@ def _get(port: int, path: str) -> tuple[int, Any]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
+    except (OSError, ValueError):  # not listening (yet), or too slow to answer this time
+        return 0, None
 
 
 def _serve(url: str, folder: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -228,23 +231,21 @@ def _serve(url: str, folder: Path, port: int, log: Path) -> subprocess.Popen[byt
 
 
 def _up(port: int) -> bool:
-    try:
-        return _get(port, "/healthz")[0] in (200, 503)
-    except (OSError, ValueError):
-        return False
+    return _get(port, "/healthz")[0] in (200, 503)
 
 
 def test_app_sigkill_mid_stream_then_restart_ends_with_the_uninterrupted_kpis(
         redis_process: RedisProcess, events: list[dict[str, str]], reference: Runtime, tmp_path: Path) -> None:
     port, log = free_port(), tmp_path / "serve.log"
     app = _serve(redis_process.url, tmp_path, port, log)
-    producer = Producer(redis_process.url, events)
+    producer = Producer(redis_process.url, events, pause_s=0.1)
     try:
         wait_for(lambda: _up(port), 60, f"the app to listen (log: {log})")
         producer.start()
 
         def applied() -> int:
-            return int(_get(port, "/healthz")[1]["state"]["quality"]["applied"])
+            body = _get(port, "/healthz")[1]
+            return int(body["state"]["quality"]["applied"]) if isinstance(body, dict) and "state" in body else 0
 
         wait_for(lambda: applied() > 800, 60, "the app to apply part of the stream")
         app.send_signal(signal.SIGKILL)
@@ -285,7 +286,7 @@ def frozen_run(events: list[dict[str, str]], reference: Runtime,
     rt = runtime_of(app)
     rt.consumer.backoff_initial_s, rt.consumer.backoff_max_s = 0.1, 0.5
     client = app.server.test_client()
-    producer = Producer(server.url, events)
+    producer = Producer(server.url, events, pause_s=0.06)
     health: dict[str, Any] = {}
 
     def probe() -> None:  # what a load balancer sees during the freeze
@@ -298,6 +299,7 @@ def frozen_run(events: list[dict[str, str]], reference: Runtime,
     try:
         producer.start()
         wait_for(lambda: producer.chunks_done >= 15 and rt.consumer.status.entries > 500, 60, "a live stream")
+        assert producer.is_alive(), "the freeze must strike mid-stream"
         assert server.proc is not None
         server.proc.send_signal(signal.SIGSTOP)
         stopped_at = time.time()
