@@ -222,6 +222,8 @@ def build_parser(prog: str = "python -m dashboard") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="Grid command-center dashboard", formatter_class=fmt)
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="json: one JSON object a line (time, level, logger, message) for a log shipper")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,demo,simulate}")
     serve = sub.add_parser("serve", help="serve the dashboard (GRID_REDIS_URL or embedded Redis)",
                            description="Serve the dashboard; Ctrl-C or SIGTERM stops it (and the embedded "
@@ -244,10 +246,27 @@ def build_parser(prog: str = "python -m dashboard") -> argparse.ArgumentParser:
     return parser
 
 
+LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+"""What every log line carries (never personal data: messages never quote description or phone)."""
+
+
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Plain text lines, or JSON lines (python-json-logger) for a log shipper."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter(LOG_FIELDS, rename_fields={"asctime": "time", "levelname": "level",
+                                                                      "name": "logger"}))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "python -m dashboard") -> int:
     """Entry point; bad configuration exits with status 2 and a message saying what to fix."""
     args = build_parser(prog).parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, args.log_format)
     if args.log_level != "DEBUG":
         # Every wall screen polls once a second: per-request lines would flood the log for weeks.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dash
+import redis
 from flask import Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -93,9 +94,24 @@ class RuntimeCollector(Collector):
         status, quality = rt.consumer.status, rt.state.quality
         yield CounterMetricFamily("grid_events_applied", "Stream entries applied to the state.",
                                   value=quality.applied)
-        # TODO: by reason class once the consumer counts rejections by reason.
-        yield CounterMetricFamily("grid_deadletters", "Rejected entries written to the dead-letter stream.",
-                                  value=status.deadlettered)
+        dead = CounterMetricFamily("grid_deadletters", "Rejected entries written to the dead-letter stream, "
+                                   "by class of reason.", labels=["reason"])
+        for reason, count in sorted(status.deadletters_by_reason.items()):
+            dead.add_metric([reason], count)
+        yield dead
+        behind = GaugeMetricFamily("grid_lag_entries", "Entries of a stream not applied yet (counted up to "
+                                   "1,000).", labels=["stream"])
+        idle = GaugeMetricFamily("grid_seconds_since_last_applied",
+                                 "Seconds since the consumer last applied an entry.")
+        try:
+            for stream in (rt.config.events_stream, rt.config.positions_stream):
+                behind.add_metric([stream], rt.consumer.entries_behind(stream))
+        except (redis.RedisError, OSError):
+            pass  # Redis away: grid_redis_connected says so; no lag sample this scrape
+        yield behind
+        if status.last_applied_at is not None:
+            idle.add_metric([], max(0.0, now - status.last_applied_at))
+        yield idle
         yield CounterMetricFamily("grid_entries_read", "Entries read from the streams.", value=status.entries)
         yield CounterMetricFamily("grid_reconnects", "Times the consumer lost Redis and retried.",
                                   value=status.reconnects)

@@ -19,7 +19,7 @@ import redis
 
 from data_feed import keys
 from data_feed.connection import redact_url
-from data_feed.deadletter import DeadLetter
+from data_feed.deadletter import DeadLetter, reason_class
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class ConsumerStatus:
     backlog_at_start: int | None = None  # length of the events stream when the history read began
     reconnects: int = 0
     deadlettered: int = 0
+    deadletters_by_reason: dict[str, int] = field(default_factory=dict)
     undecodable: int = 0
     failing_since: float | None = None  # first failure of the batch that keeps failing
     consecutive_failures: int = 0
@@ -206,7 +207,13 @@ class Consumer:
 
     def _flush_deadletters(self) -> None:
         if self._unwritten:
-            self.status.deadlettered += self.deadletter.write(self._unwritten)
+            new = self.deadletter.write(self._unwritten)
+            self.status.deadlettered += len(new)
+            by_reason = dict(self.status.deadletters_by_reason)  # replaced, never mutated: readers
+            for reason in new:
+                key = reason_class(reason)
+                by_reason[key] = by_reason.get(key, 0) + 1
+            self.status.deadletters_by_reason = by_reason
             self._unwritten = []
 
     def run(self) -> None:

