@@ -135,7 +135,7 @@ def healthz() -> tuple[Response, int]:
                      "deadlettered": status.deadlettered, "undecodable": status.undecodable,
                      "consecutive_failures": status.consecutive_failures,
                      "seconds_since_last_applied": applied_age,
-                     "last_read_age_s": views.data_age(runtime, now)},
+                     "last_read_age_s": views.data_age(runtime)},
         "state": runtime.state.summary(),
     }
     last = runtime.state.last_event_at

@@ -127,7 +127,7 @@ class RuntimeCollector(Collector):
             gauge.add_metric([], max(0.0, now - rt.state.last_event_at))
         yield gauge
         gauge = GaugeMetricFamily("grid_data_age_seconds", "Seconds since the consumer's last successful read.")
-        age = views.data_age(rt, now)
+        age = views.data_age(rt)
         if age is not None:
             gauge.add_metric([], age)
         yield gauge

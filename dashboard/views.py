@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from datetime import datetime
 from typing import Any
 
@@ -204,7 +205,11 @@ def redis_ok(runtime: Runtime) -> bool:
     return runtime.consumer.status.connected
 
 
-def data_age(runtime: Runtime, now: float) -> float | None:
-    """Seconds since the consumer last heard from Redis (None before the first read)."""
+def data_age(runtime: Runtime) -> float | None:
+    """Real seconds since the consumer last heard from Redis (None before the first read).
+
+    Always on the wall clock, also when the app's "now" is simulated time (GRID_CLOCK=stream):
+    freshness is about the feed, not the district's time.
+    """
     last = runtime.consumer.status.last_ok_at
-    return None if last is None else max(0.0, now - last)
+    return None if last is None else max(0.0, time.time() - last)

@@ -371,7 +371,7 @@ class WallModel:
         }
         return WallSnapshot(
             key=(version, int(now)), now=now, redis_ok=views.redis_ok(runtime),
-            data_age=views.data_age(runtime, now), version=version, base=base, overlay=overlay,
+            data_age=views.data_age(runtime), version=version, base=base, overlay=overlay,
             wardens=wardens, kpis=MappingProxyType(kpis), coverage=MappingProxyType(coverage),
             alert_rows=rows, alert_more=more, alert_geo=MappingProxyType(geo),
             # read-only views of dicts the cache replaces but never changes

@@ -214,3 +214,16 @@ def test_closed_cases_are_retired_after_the_retention_and_late_events_say_why(re
     reasons = [f["error"] for _, f in redis_conn.xrange("grid:deadletter")]
     assert any("no longer kept" in r for r in reasons)
     assert any("already reported" in r for r in reasons)
+
+
+def test_the_stream_clock_follows_simulated_time_but_freshness_stays_real(redis_conn: redis.Redis) -> None:
+    """GRID_CLOCK=stream (a simulation at 60x): "now" is the newest event time, data age is real."""
+    rt = make_runtime(redis_conn, CLOCK="stream")
+    ahead = time.time() + 5 * 3600  # a simulator five hours ahead of the wall clock
+    feed(redis_conn, rt, [report("K1", iso(datetime.fromtimestamp(ahead, CST)), priority="hazard")])
+    assert "K1" in rt.state.cases  # the future-time check is off with the stream clock
+    assert abs(rt.now() - ahead) < 1
+    assert views.data_age(rt) is not None and views.data_age(rt) < 5  # not five hours "stale"
+    strict = make_runtime(redis_conn)  # the wall clock (production) rejects the same entry
+    drain(strict)
+    assert "K1" not in strict.state.cases
