@@ -163,12 +163,12 @@ def events() -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def reference(redis_server: redis.Redis, events: list[dict[str, str]]) -> Iterator[Runtime]:
     """A runtime that read the same events once, without faults."""
-    redis_server.flushall()
+    redis_server.flushdb()
     publish_many(redis_server, events)
     rt = make_runtime(redis_server, POSITION_LOOKBACK_S=10**9)
     drain(rt)
     assert redis_server.xlen("grid:deadletter") == 0
-    redis_server.flushall()
+    redis_server.flushdb()
     yield rt
 
 

@@ -280,7 +280,7 @@ def quiet_logs() -> Iterator[None]:
 @given(specs=st.lists(SPEC, min_size=80, max_size=120))
 def test_fuzzed_entries_never_crash_bad_ones_are_dead_lettered_once_good_ones_applied(
         redis_server: redis.Redis, quiet_logs: None, specs: list[tuple[str, str, int]]) -> None:
-    redis_server.flushall()
+    redis_server.flushdb()
     raw = raw_client(redis_server)
     seconds, micros = redis_server.time()
     batch = Batch(seconds + micros / 1e6, "f")
@@ -338,7 +338,7 @@ NEAR_NUMBERS = st.one_of(
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lat=NEAR_NUMBERS)
 def test_only_contract_decimals_pass_as_coordinates(redis_server: redis.Redis, quiet_logs: None, lat: str) -> None:
-    redis_server.flushall()
+    redis_server.flushdb()
     seconds = redis_server.time()[0]
     ts = datetime.fromtimestamp(seconds, OFFSETS[0]).isoformat()
     entry_id = redis_server.xadd("grid:events", {"type": "case.reported", "ts": ts, "case_id": "K",
