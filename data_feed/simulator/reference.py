@@ -17,7 +17,7 @@ def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _feature(area: Area, properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "Feature", "properties": properties,
-            "geometry": {"type": "Polygon", "coordinates": [area.ring]}}
+            "geometry": area.geometry()}
 
 
 def reference_documents(district: District) -> dict[str, Any]:
