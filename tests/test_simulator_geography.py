@@ -215,7 +215,7 @@ def test_checkpoints_line_the_roads(district: District) -> None:
 
 def test_patrol_path_points_stay_in_their_grid(district: District) -> None:
     rng = random.Random(2)
-    for g, grid in enumerate(district.grids[::13]):
+    for grid in district.grids[::13]:
         i0, i1, j0, j1 = grid.rect
         assert i1 > i0 and (j0, j1) == (0, 1)
         for _ in range(5):
