@@ -14,6 +14,7 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from dashboard.geometry import Shape
 from dashboard.reference import load_reference
 from data_feed.simulator import write_reference
 from data_feed.simulator.geography import (
@@ -70,7 +71,9 @@ def test_seed_counts(district: District) -> None:
 def test_same_seed_same_district() -> None:
     a, b = build_district(PRESETS["district"], 5), build_district(PRESETS["district"], 5)
     assert a.checkpoints == b.checkpoints
-    assert [g.ring for g in a.grids] == [g.ring for g in b.grids]
+    assert [g.polygons for g in a.grids] == [g.polygons for g in b.grids]
+    assert [s.polygons for s in a.streets] == [s.polygons for s in b.streets]
+    assert a.roads == b.roads and a.paths_m == b.paths_m
     assert build_district(PRESETS["district"], 6).checkpoints != a.checkpoints
 
 
@@ -141,6 +144,10 @@ def test_reference_files_load_in_the_app(tmp_path: Path, district: District) -> 
                                                            "九小场所"}
     for c in ref.categories.values():
         assert c.limit_hours["normal"] >= c.limit_hours["urgent"] >= c.limit_hours["hazard"] > 0
+    # The start view shows the whole outline.
+    lat, lon, zoom = ref.district_view
+    minx, miny, maxx, maxy = load_outline().bounds
+    assert miny < lat < maxy and minx < lon < maxx and zoom == 10
     # The app locates every checkpoint in the grid, community and street it belongs to.
     for cp in district.checkpoints[::7]:
         grid = district.grids[cp.grid]
@@ -238,3 +245,14 @@ def test_other_presets_nest_inside_their_outline(name: str) -> None:
     assert sum(geom(g).area for g in d.grids) == pytest.approx(total, rel=1e-6)
     for cp in d.checkpoints[:: max(1, len(d.checkpoints) // 500)]:
         assert point_in(cp.lon, cp.lat, d.grids[cp.grid])
+
+
+def test_an_area_in_several_parts_is_a_multipolygon_the_app_reads() -> None:
+    square = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]
+    island = [[2.0, 0.0], [2.5, 0.0], [2.5, 0.5], [2.0, 0.0]]
+    area = Area("ST01", "岛", "Island", (0, 0, 0, 0), "street", 0, ring=square, polygons=[[square], [island]])
+    doc = area.geometry()
+    assert doc["type"] == "MultiPolygon"
+    shp = Shape(doc)
+    assert shp.contains(0.5, 0.5) and shp.contains(0.2, 2.4) and not shp.contains(0.5, 1.5)
+    assert Area("G1", "", "", (0, 0, 0, 0), polygons=[[square]]).geometry()["type"] == "Polygon"
