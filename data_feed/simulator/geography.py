@@ -430,6 +430,8 @@ def _partition(graph: list[list[tuple[int, float]]], pts: Any, weights: Any, nod
 
 def _satellites(outline: BaseGeometry, count: int, radius: float, rng: random.Random) -> list[tuple[float, float]]:
     """Centres of ``count`` oil-field towns far out in the countryside (well inside the outline)."""
+    if count <= 0:
+        return []
     minx, miny, maxx, maxy = outline.bounds
     far = max(math.hypot(x, y) for x in (minx, maxx) for y in (miny, maxy))
     core = outline.buffer(-2.0 * radius)
