@@ -489,6 +489,12 @@ def _attach_unreached(graph: list[list[tuple[int, float]]], label: list[int]) ->
         raise ValueError("district graph is not connected")
 
 
+def _chunks(line: LineString, size: int = 8) -> list[LineString]:
+    """``line`` cut into pieces of at most ``size`` segments."""
+    coords = list(line.coords)
+    return [LineString(coords[k:k + size + 1]) for k in range(0, len(coords) - 1, size)]
+
+
 def _roads(outline: BaseGeometry, urban: BaseGeometry, cells: list[BaseGeometry], spacing_u: float,
            spacing_r: float, rng: random.Random) -> list[LineString]:
     """A wavy street grid in town, sparse roads and a few radial highways in the country, in metres."""
@@ -526,15 +532,17 @@ def _roads(outline: BaseGeometry, urban: BaseGeometry, cells: list[BaseGeometry]
         coords = [(0.0, 0.0), (span * math.cos(theta), span * math.sin(theta))]
         piece = shapely.intersection(LineString(coords), outline)
         lines.extend(p for p in getattr(piece, "geoms", [piece]) if p.geom_type == "LineString")
+    # Short pieces keep the spatial index sharp (a 10 km line would match every grid it crosses).
+    lines = [piece for line in lines for piece in _chunks(line)]
     # Every grid gets an access lane along its long axis, joined to the nearest road.
     tree = shapely.STRtree(lines)
-    for cell in cells:
-        inner = cell.buffer(-5.0)
-        if inner.is_empty:
-            continue
-        near = tree.query(inner, predicate="intersects")
-        inside = sum(shapely.intersection(lines[int(k)], inner).length for k in near)
-        if inside >= 0.6 * math.sqrt(cell.area):
+    inners = shapely.buffer(np.array(cells), -5.0)
+    a, b = tree.query(inners, predicate="intersects")
+    inside = np.bincount(a, weights=shapely.length(shapely.intersection(np.array(lines)[b], inners[a])),
+                         minlength=len(cells))
+    for k, cell in enumerate(cells):
+        inner = inners[k]
+        if inner.is_empty or inside[k] >= 0.6 * math.sqrt(cell.area):
             continue
         box = cell.minimum_rotated_rectangle
         corners = list(box.exterior.coords)[:4]
@@ -771,12 +779,14 @@ def _place_checkpoints(district: District, grid_geoms: list[BaseGeometry], roads
     district.paths_m = []
     segment_of: dict[int, int] = {}  # checkpoint → the path segment that ends at its road spot
     district.grid_shapes = inner
+    zones = np.array([z if not z.is_empty else i for z, i in zip(road_zone, inner, strict=True)])
+    a, b = tree.query(zones, predicate="intersects")
+    by_zone: list[list[LineString]] = [[] for _ in grids]
+    for g, cut in zip(a.tolist(), shapely.intersection(np.array(roads)[b], zones[a]), strict=True):
+        by_zone[g] += [p for p in getattr(cut, "geoms", [cut]) if p.geom_type == "LineString" and p.length > 0]
     for g, geom in enumerate(grid_geoms):
-        zone = road_zone[g] if not road_zone[g].is_empty else inner[g]
-        pieces: list[LineString] = []
-        for k in tree.query(zone, predicate="intersects"):
-            cut = shapely.intersection(roads[int(k)], zone)
-            pieces += [p for p in getattr(cut, "geoms", [cut]) if p.geom_type == "LineString" and p.length > 0]
+        zone = zones[g]
+        pieces = by_zone[g]
         lengths = [p.length for p in pieces]
         total = sum(lengths)
         start = zone.representative_point() if not zone.is_empty else geom.representative_point()
