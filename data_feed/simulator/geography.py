@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiPoint, Point, shape
+from shapely.geometry import LineString, MultiLineString, MultiPoint, Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.ops import nearest_points
@@ -67,6 +67,9 @@ SETBACK_CATEGORIES = frozenset({
     "INF30", "ENV04", "ENV05", "ENV06", "ENV07", "ENV08", "ENV09", "ENV10", "ENV12", "ENV14", "ENV18",
     "ILL01", "ILL02", "ILL03", "ILL05", "ILL09", "ILL10", "SMV14", "SMV15", "SMV16"})
 """Categories that stand back from the road rather than on its edge."""
+
+SETTLEMENT_RADIUS_M = 450.0
+"""Radius of a village's hamlet: its checkpoints lie on the roads within it."""
 
 LATERAL_M = 40.0
 """Width of the band around a grid's patrol path that ``District.point`` spreads over."""
@@ -787,9 +790,17 @@ def _place_checkpoints(district: District, grid_geoms: list[BaseGeometry], roads
     for g, geom in enumerate(grid_geoms):
         zone = zones[g]
         pieces = by_zone[g]
+        start = zone.representative_point() if not zone.is_empty else geom.representative_point()
+        if pieces and comm[grids[g].community].kind == "village":
+            # A village's checkpoints are in its hamlet, on the roads near one spot, not strewn
+            # over kilometres of fields: the warden's round stays walkable.
+            hub = nearest_points(MultiLineString(pieces), start)[0]
+            cut = shapely.intersection(np.array(pieces), hub.buffer(SETTLEMENT_RADIUS_M))
+            near = [q for c in cut for q in getattr(c, "geoms", [c]) if q.geom_type == "LineString" and q.length > 0]
+            if near:
+                pieces, start = near, hub
         lengths = [p.length for p in pieces]
         total = sum(lengths)
-        start = zone.representative_point() if not zone.is_empty else geom.representative_point()
         foots: list[tuple[float, float]] = []
         for n in by_grid[g]:
             spot = (start.x, start.y)
