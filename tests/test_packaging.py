@@ -28,7 +28,8 @@ def test_pip_install_gives_the_packages_their_assets_and_the_command(tmp_path: P
          "--target", str(target), str(src)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     for path in ("dashboard/cli.py", "dashboard/assets/wall.js", "dashboard/assets/wall.css",
-                 "data_feed/simulator/live.py", "layouts/ids.py", "callbacks/__init__.py"):
+                 "data_feed/simulator/live.py", "data_feed/simulator/data/xinglongtai-211103.wgs84.geojson",
+                 "data_feed/simulator/data/README.md", "layouts/ids.py", "callbacks/__init__.py"):
         assert (target / path).is_file(), path
     assert not (target / "tests").exists() and not (target / "bench").exists()
     command = target / "bin" / "grid-dashboard"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -37,6 +38,21 @@ def _wait_until_served(proc: subprocess.Popen[str], port: int, timeout: float = 
         except OSError:
             time.sleep(0.2)
     raise AssertionError("the server never answered")
+
+
+def _wait_for_events(port: int, timeout: float = 60.0) -> None:
+    """Wait until the app has applied an event (the simulator thread starts after the server)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                body = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read())
+        if body.get("last_event_age_s") is not None:
+            return
+        time.sleep(0.1)
+    raise AssertionError("no event reached the app")
 
 
 def _wait_for_redis(data_dir: Path, timeout: float = 60.0) -> None:
@@ -94,6 +110,7 @@ def test_demo_stops_with_its_embedded_redis_and_saves(sig: int, tmp_path: Path) 
          "--backfill", "0.2", "--speed", "60"],
         cwd=tmp_path, env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     _wait_until_served(proc, port)
+    _wait_for_events(port)
     _stop_and_check(proc, sig, data_dir)
     assert _saved_events(data_dir) > 0
 

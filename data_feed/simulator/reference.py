@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from data_feed.simulator import catalog
-from data_feed.simulator.geography import CENTER_LAT, CENTER_LON, Area, District
+from data_feed.simulator.geography import SEED_GRIDS, Area, District
 
 
 def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
@@ -17,7 +18,7 @@ def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _feature(area: Area, properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "Feature", "properties": properties,
-            "geometry": {"type": "Polygon", "coordinates": [area.ring]}}
+            "geometry": area.geometry()}
 
 
 def reference_documents(district: District) -> dict[str, Any]:
@@ -34,6 +35,12 @@ def reference_documents(district: District) -> dict[str, Any]:
                    "department_id": c.department_id,
                    "time_limit_hours": dict(zip(("normal", "urgent", "hazard"), c.limits, strict=True))}
                   for c in d.categories]
+    # Start view: the outline's middle, zoomed so the whole district shows (the wall then fits
+    # the street boundaries exactly).
+    lons = [p[0] for poly in d.outline for p in poly[0]]
+    lats = [p[1] for poly in d.outline for p in poly[0]]
+    centre = [round((min(lats) + max(lats)) / 2, 6), round((min(lons) + max(lons)) / 2, 6)]
+    zoom = max(6, min(13, round(10 - math.log2(math.sqrt(d.preset.grids / SEED_GRIDS)))))
     return {
         "streets.geojson": _collection(streets),
         "communities.geojson": _collection(communities),
@@ -41,7 +48,7 @@ def reference_documents(district: District) -> dict[str, Any]:
         "categories.json": categories,
         "units.json": d.units,
         "district.json": {"name_zh": "兴隆台区", "name_en": "Xinglongtai District",
-                          "center": [CENTER_LAT, CENTER_LON], "zoom": 13 if d.preset.grids < 2000 else 11},
+                          "center": centre, "zoom": zoom},
     }
 
 
