@@ -113,12 +113,14 @@ class WallViewer(threading.Thread):
         import dash
 
         from callbacks.wall import tick
+        from dashboard.wall_model import WallModel
 
+        model = WallModel(self.runtime)  # one viewer's process: its own wall model
         have: dict[str, Any] | None = None
         while not self.stop.wait(self.every_s):
             t0 = time.perf_counter()
             try:
-                out = tick(self.runtime, {"lang": "zh"}, have, time.time())
+                out = tick(model, {"lang": "zh"}, have, time.time())
             except Exception as exc:  # noqa: BLE001 - reported, the viewer goes on
                 self.errors.append(repr(exc)[:200])
                 continue
