@@ -38,7 +38,8 @@ DEFAULT_LATE_WINDOW_S = 3600
 """How long a case event may wait for its ``case.reported`` before it is dead-lettered."""
 
 DEFAULT_DEDUPE_WINDOW_S = 7 * 86400
-"""A repeated ``event_id`` is recognised within this window (by stream time); keeps memory bounded."""
+"""A repeated ``event_id`` is recognised while its event time is within this window of the newest
+event applied (whole days); keeps memory bounded, also through a year-long backfill."""
 
 DEFAULT_BACKOFF_INITIAL_S = 0.5
 """First retry delay after a lost Redis connection."""
