@@ -25,6 +25,10 @@ from data_feed.simulator.presets import SEED_FIGURES
 TOLERANCE = 0.01
 """Allowed relative error of each figure."""
 
+STATE_EVENTS = frozenset({"case.resolved_on_site", "case.closed", "case.returned", "case.escalated",
+                          "case.dispatched", "case.processed"})
+"""Events that change a case's state (closed or open)."""
+
 MAY_2026 = (date(2026, 5, 1), date(2026, 5, 31))
 """The calibration window: the seed's figures are May's."""
 
@@ -39,9 +43,15 @@ FIGURE_LABELS = (
 """Compared figures: KPI key and label."""
 
 
-def tally(events: Iterable[Mapping[str, str]], first: date, last: date) -> dict[str, float]:
-    """KPIs of [first, last] (district days) from entries in stream order, by the contract's definitions."""
+def tally(events: Iterable[Mapping[str, str]], first: date, last: date, now: float | None = None) -> dict[str, float]:
+    """KPIs of [first, last] (district days) from entries in stream order, by the contract's definitions.
+
+    Closure is counted as of the period's end (as of ``now`` when that is earlier): a case
+    reported in the period counts as closed when its last state-changing event at or before
+    that moment closed it (contract change of 2026-11-30).
+    """
     lo, hi = day_start(first), day_start(last) + 86400
+    as_of = hi - 1 if now is None else min(hi - 1, now)
     reported: dict[str, tuple[float, str]] = {}
     voided: set[str] = set()
     department: set[str] = set()
@@ -64,14 +74,12 @@ def tally(events: Iterable[Mapping[str, str]], first: date, last: date) -> dict[
                 department.add(cid)
             elif e["unit_type"] == "mobile_team":
                 mobile.add(cid)
-            closed[cid] = False
-        elif etype in ("case.resolved_on_site", "case.closed"):
-            closed[cid] = True
-        elif etype in ("case.returned", "case.escalated", "case.processed"):
-            closed[cid] = False
-        elif etype == "case.rated" and lo <= ts < hi:
-            rated += 1
-            satisfied += e["satisfied"] == "true"
+        if etype == "case.rated":
+            if lo <= ts < hi:
+                rated += 1
+                satisfied += e["satisfied"] == "true"
+        elif ts <= as_of and etype in STATE_EVENTS:
+            closed[cid] = etype in ("case.resolved_on_site", "case.closed")
     accepted = [c for c, (ts, _) in reported.items() if lo <= ts < hi and c not in voided]
     n = len(accepted)
     n_closed = sum(1 for c in accepted if closed.get(c))
