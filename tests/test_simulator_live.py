@@ -55,7 +55,7 @@ def test_engine_produces_ordered_valid_events_over_a_day() -> None:
 def test_engine_continues_the_backfill_tail() -> None:
     world = World(PRESETS["tiny"], 4)
     start, end = window_bounds(None, 1, NOW)
-    window = plan_window(world, start, end, keep_tail=True)
+    window = plan_window(world, start, end, keep_tail=True, now=end)
     assert window.tail is not None and window.tail.pending
     engine = LiveEngine(world, end, window.tail)
     batch = engine.advance(end + 6 * 3600)

@@ -105,6 +105,8 @@ def plan_window(world: World, start: int, end: int, positions_s: int | None = No
     entries after ``now`` (default: the clock) go to the tail with ``keep_tail``, else are dropped.
     """
     horizon = int(time.time() if now is None else now)
+    if keep_tail:
+        horizon = min(horizon, end)  # live mode goes on from the window's end
     first, last = day_of(start), day_of(end - 1)
     days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
     plans = [world.plan(d) for d in days]

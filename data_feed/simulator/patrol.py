@@ -33,8 +33,8 @@ AFTERNOON = (13 * 3600 + 30 * 60, 15 * 3600, 17 * 3600 + 50 * 60)
 LATE_BY_S = (10 * 60, 30 * 60)
 """A late round starts this much after the latest scheduled start."""
 
-PARTIAL_SHARE_WALKED = (0.35, 0.85)
-"""A partial round ends after this share of its planned duration."""
+PARTIAL_SHARE_WALKED = (0.3, 0.85)
+"""A partial round inspects this share of its checkpoints (at least one), then ends."""
 
 STATUSES = ("done", "late", "partial", "missed")
 """A round's status: on time and complete, started late (complete), cut short, not walked."""
@@ -186,8 +186,6 @@ def plan_rounds(district: District, routes: list[Route], day0: int, rng: random.
             t0 = day0 + offset - offset % POSITION_INTERVAL_S
             if t0 + duration > day0 + end_by:  # a late start: the round still ends in its half of the day
                 duration = max(MIN_ROUND_S, day0 + end_by - t0)
-            if status == "partial":
-                duration = int(duration * rng.uniform(*PARTIAL_SHARE_WALKED))
             plan = RoundPlan(g, grid.warden_id, index, t0, t0 + duration, speed, dwell,
                              battery0=rng.uniform(70, 100) if index == 0 else rng.uniform(45, 95),
                              status=status, interval=rng.choice(p.position_intervals))
@@ -204,9 +202,11 @@ def plan_rounds(district: District, routes: list[Route], day0: int, rng: random.
                 if w in stop_at:
                     c, d = stop_at[w]
                     t += d
-                    if t >= plan.t_end:  # a partial round ends before this checkpoint
-                        break
                     plan.visits.append((int(t), c))
+            if status == "partial" and plan.visits:  # called away: ends a little after its last inspection
+                plan.visits = plan.visits[:max(1, int(len(plan.visits) * rng.uniform(*PARTIAL_SHARE_WALKED)))]
+                plan.t_end = min(plan.t_end, plan.visits[-1][0] + rng.randrange(300, 900))
+                duration = plan.t_end - t0
             if rng.random() < OFFLINE_SHARE:
                 gap_start = rng.randrange(t0, t0 + max(duration - 600, 1))
                 plan.offline = (gap_start, gap_start + rng.randrange(600, 2400))
