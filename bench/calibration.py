@@ -273,11 +273,19 @@ def _calibrate(seed: int, own: bool, connection: Any, url: str, folder: Path) ->
             source += "; closure as of 31 May 23:59:59 tallied from the stream"
     measured["stuck cases"] = stats.stuck
     rows, ok = compare(measured)
+    # The seed's figures overlap, so ±1 % would let a KPI bug through (every case counted as
+    # self-handled is only +0.4 %): the app must also agree exactly with the contract's
+    # definitions applied to the same stream.
+    exact = ("accepted", "self_handled", "mobile_disposal", "citizen_reported", "rated", "satisfied")
+    disagree = [f"{k}: app {measured.get(k)} vs stream {stream[k]}" for k in exact if measured.get(k) != stream[k]]
+    if not own:
+        measured["app = stream tally"] = "yes" if not disagree else "NO: " + "; ".join(disagree)
+        ok = ok and not disagree
     print(f"District preset, seed {seed}, May 2026 backfill: {stats.written:,} entries in {elapsed:.1f} s "
           f"({', '.join(f'{k} {v:,}' for k, v in sorted(stats.by_type.items()))})")
     print(f"Measured by {source}:\n")
-    shown = ("closed", "rated", "satisfied", "closure (app)", "stuck cases", "checkpoints", "categories", "wardens",
-             "streets", "communities + villages", "dead letters")
+    shown = ("closed", "rated", "satisfied", "closure (app)", "app = stream tally", "stuck cases", "checkpoints",
+             "categories", "wardens", "streets", "communities + villages", "dead letters")
     extra: dict[str, Any] = {k: measured[k] for k in shown if k in measured}
     print(format_table(rows, extra))
     print("OK" if ok else "FAIL: some figure is off by more than 1 %", flush=True)
