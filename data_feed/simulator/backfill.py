@@ -4,7 +4,7 @@ Registrations, inspections and case reports cover the window; every case reporte
 its lifecycle to the end, so lifecycle events after the window's end are written too, but
 never after now (what has not happened yet is handed to live mode with ``keep_tail``, else
 dropped). Positions cover the whole current day (the window's last day) at each handheld's
-reporting interval, less when that would overflow the capped positions stream.
+reporting interval, less (the latest hours) when that would exceed ``POSITIONS_BUDGET``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 POSITIONS_MAXLEN = 1_000_000
 """Cap of the positions stream (``MAXLEN ~``), about a day and a half at the seed's scale."""
 
-POSITIONS_PER_GRID_DAY = 900
-"""Positions one warden's handheld sends on a day (two rounds of ~2.5 h at ~20 s), for sizing."""
+POSITIONS_BUDGET = 600_000
+"""Most positions a backfill writes (the stream keeps ``POSITIONS_MAXLEN``; live mode needs room too)."""
 
 PROGRESS_MIN_ENTRIES = 200_000
 """Backfills with more entries than this show a progress bar (on a terminal only)."""
@@ -91,10 +91,23 @@ def window_bounds(start: date | None, days: float, now: float | None = None) -> 
     return end - int(round(days * DAY_S)), end
 
 
-def positions_from(world: World, start: int, end: int) -> int:
-    """First second of positions: the window's last day from midnight, later if that would overflow half the cap."""
-    fits = int(DAY_S * POSITIONS_MAXLEN / 2 / (POSITIONS_PER_GRID_DAY * max(len(world.district.grids), 1)))
-    return max(start, day_start(day_of(end - 1)), end - fits)
+def positions_from(rounds: list[RoundPlan], start: int, end: int) -> int:
+    """First second of positions: the window's last day from midnight, later if that would exceed the budget."""
+    first = max(start, day_start(day_of(end - 1)))
+
+    def count(t: int) -> float:
+        return sum(max(0, min(r.t_end, end) - max(r.t0, t)) / r.interval for r in rounds if r.status != "missed")
+
+    if count(first) <= POSITIONS_BUDGET:
+        return first
+    lo, hi = first, end  # the latest hours of a large city: bisect for the budget
+    while hi - lo > 60:
+        mid = (lo + hi) // 2
+        if count(mid) > POSITIONS_BUDGET:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 def plan_window(world: World, start: int, end: int, positions_s: int | None = None,
@@ -142,14 +155,14 @@ def plan_window(world: World, start: int, end: int, positions_s: int | None = No
             for n, step in enumerate(case.steps):
                 seq += 1
                 put((step[0], seq, "step", case, n))
-    pos_start = end - positions_s if positions_s is not None else positions_from(world, start, end)
     pos_end = min(end, horizon + 1)
-    for p in plans[-2:]:
-        for r in p.rounds:
-            if r.t_end > pos_start and r.t0 < pos_end:
-                for ts, lat, lon, speed, battery in r.positions(world.routes[r.grid], max(pos_start, start), pos_end):
-                    seq += 1
-                    buckets[(ts - origin) // DAY_S].append((ts, seq, "pos", (r, (lat, lon, speed, battery)), 0))
+    last_rounds = [r for p in plans[-2:] for r in p.rounds]
+    pos_start = end - positions_s if positions_s is not None else positions_from(last_rounds, start, pos_end)
+    for r in last_rounds:
+        if r.t_end > pos_start and r.t0 < pos_end:
+            for ts, lat, lon, speed, battery in r.positions(world.routes[r.grid], max(pos_start, start), pos_end):
+                seq += 1
+                buckets[(ts - origin) // DAY_S].append((ts, seq, "pos", (r, (lat, lon, speed, battery)), 0))
     reg_rng = random.Random(f"{world.key}:registrations")
     registrations: list[Pending] = sorted(
         (start - reg_rng.randrange(3600, 6 * 3600), n, "reg", n, 0) for n in range(len(world.district.checkpoints)))
