@@ -217,7 +217,7 @@ def format_seeds(results: list[tuple[int, dict[str, Any], bool]]) -> str:
     head = f"{'seed':>4} " + " ".join(f"{key:>18}" for key, _ in FIGURE_LABELS)
     lines = [head, "-" * len(head)]
     seed_row = " ".join(f"{_fmt(SEED_FIGURES[key]):>18}" for key, _ in FIGURE_LABELS)
-    lines.append(f"{'seed':>4} {seed_row}")
+    lines.append(f"{'goal':>4} {seed_row}")
     for seed, measured, _ in results:
         lines.append(f"{seed:>4} " + " ".join(f"{_fmt(measured[key]):>18}" for key, _ in FIGURE_LABELS))
     return "\n".join(lines)
