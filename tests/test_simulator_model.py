@@ -152,7 +152,10 @@ def test_progress_bar_only_on_a_terminal(redis_conn: redis.Redis, capsys: pytest
 def test_live_week_at_speed_1000_lands_on_the_fitted_rates(redis_conn: redis.Redis) -> None:
     start = day_start(date(2026, 6, 1))  # a Monday: one whole week
     week = 7 * 86400
-    engine = LiveEngine(World(PRESETS["district"], 9, "live"), start, positions=False)
+    world = World(PRESETS["district"], 9, "live")
+    # As in the demo, live mode goes on from a backfill (here only planned): a steady state, not an empty district.
+    history = plan_window(world, start - 14 * 86400, start, positions_s=0, keep_tail=True, now=start)
+    engine = LiveEngine(world, start, history.tail, positions=False)
     stop = threading.Event()
     real = iter(range(0, 10 ** 6, 100))  # each clock reading: 100 more real seconds, 100,000 simulated
     thread = threading.Thread(target=run_engine, args=(redis_conn, engine, 1000.0, stop),
