@@ -198,3 +198,16 @@ def test_live_week_at_speed_1000_lands_on_the_fitted_rates(redis_conn: redis.Red
         "satisfaction_rate": satisfied / rated / SEED_FIGURES["satisfaction_rate"],
     }
     assert all(abs(ratio - 1) <= 0.03 for ratio in measured.values()), measured
+
+
+def test_two_simulators_in_one_redis_share_no_id(redis_conn: redis.Redis) -> None:
+    from data_feed.simulator import backfill
+
+    # The same seed started a minute apart (two demos on one Redis): default run tags differ.
+    first = backfill(redis_conn, "tiny", 1, None, 1, now=NOW)
+    second = backfill(redis_conn, "tiny", 1, None, 1, now=NOW + 60)
+    reported = Counter(e["case_id"] for e in stream_events(redis_conn) if e["type"] == "case.reported")
+    assert reported and max(reported.values()) == 1
+    assert sum(reported.values()) == first.by_type["case.reported"] + second.by_type["case.reported"]
+    event_ids = Counter(e["event_id"] for e in stream_events(redis_conn) if e["type"] != "checkpoint.registered")
+    assert max(event_ids.values()) == 1
