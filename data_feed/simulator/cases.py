@@ -254,8 +254,9 @@ def build_lifecycle(case: CasePlan, district: District, p: ModelParams, rng: ran
         unit_type = {"street": "street_team", "mobile": "mobile_team", "department": "department"}[case.route]
         unit = dispatch(unit_type)
         if not hazard and rng.random() < p.stuck_share:
-            case.stuck = True  # the unit never reports back: open, then overdue, until someone acts
-            return
+            # The unit does not report back: open and overdue for weeks, until the monthly review forces it.
+            case.stuck = True
+            t += int(limit_h * H * rng.uniform(*p.stuck_factor))
         process(unit, unit_type)
         rated = p.rated_citizen if case.citizen else p.rated_dispatched
     if rng.random() < p.reopen_share:
@@ -264,7 +265,8 @@ def build_lifecycle(case: CasePlan, district: District, p: ModelParams, rng: ran
         unit = district.street_team(case.street)
         add(lognormal(rng, 8 * H, 0.6), "case.processed", unit_id=unit)
         add(lognormal(rng, p.verify_median_s, 0.7), "case.closed", verified_by=district.streets[case.street].area_id)
-    _fold_tail(case, (p.hazard_max_h if hazard else p.max_age_factor * limit_h) * H)
+    if not case.stuck:
+        _fold_tail(case, (p.hazard_max_h if hazard else p.max_age_factor * limit_h) * H)
     closed = steps[-1][0]
     if rng.random() < rated:
         satisfied = p.satisfied_base

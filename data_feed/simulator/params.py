@@ -53,7 +53,7 @@ class ModelParams:
     """Share of cases that are urgent."""
 
     # --- routing ----------------------------------------------------------------------------
-    on_site_share: float = 0.40
+    on_site_share: float = 0.30
     """Share of patrol finds (not hazards) the warden solves on the spot."""
     department_share: float = 0.0045
     """*Fitted.* Share of escalated non-hazard cases the street passes to a district department (hazards always go)."""
@@ -69,8 +69,8 @@ class ModelParams:
     """Time a warden takes to fix a problem on the spot."""
     street_team_median: float = 0.30
     """*Fitted.* Street team processing time as a share of the category's time limit (median)."""
-    street_team_sigma: float = 0.9
-    """Spread of street team processing times (log scale): a long right tail."""
+    street_team_sigma: float = 0.6
+    """Spread of street team processing times (log scale): a right tail, about one case in five late."""
     mobile_median_h: float = 1.5
     """Mobile team processing time, hours (median); sigma 0.6."""
     department_median: float = 0.45
@@ -91,8 +91,10 @@ class ModelParams:
     """Share of dispatched cases whose disposal fails the check and is returned (rework)."""
     reopen_share: float = 0.005
     """Share of closed cases re-opened one to three days later (the problem came back)."""
-    stuck_share: float = 0.01
-    """Share of dispatched non-hazard cases the unit never processes (stay open: the overdue alerts)."""
+    stuck_share: float = 0.02
+    """Share of dispatched non-hazard cases the unit leaves untouched: open and overdue for weeks (flagged)."""
+    stuck_factor: tuple[float, float] = (4.0, 12.0)
+    """A stuck case is processed only after this many times its limit (the monthly review forces it)."""
 
     # --- ratings ----------------------------------------------------------------------------
     rated_citizen: float = 0.85
