@@ -1,5 +1,6 @@
-"""District simulator: reference data and contract events at the seed's scale, calibrated to its May figures.
+"""District simulator: reference data and contract events at the seed's scale, from one fitted model.
 
+The model (``params.py``, fitted values in ``fitted.py``) reproduces the seed's May figures.
 ``write_reference`` writes the files the app loads from ``GRID_REFERENCE_DIR``; ``backfill``
 writes history (pipelined XADD); ``run_live`` writes events in (accelerated) real time;
 ``SimOptions`` describes one run of ``cli.run`` (backfill, then live).
