@@ -1,4 +1,7 @@
-"""Calibration: a May 2026 district backfill makes the app report the seed's figures within ±1 %."""
+"""Calibration: a May 2026 district backfill makes the app report the seed's figures within ±1 %, for seeds 1–5.
+
+The model is fitted on other seeds (``bench.fit_calibration``: 101–103), so this checks the fit, not a replay.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,12 @@ from bench import calibration
 
 
 @pytest.mark.slow
-def test_may_2026_matches_the_seed_through_the_app(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code = calibration.main(["--redis-url", redis_url])
+def test_may_2026_matches_the_seed_through_the_app_for_five_seeds(redis_url: str,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code = calibration.main(["--redis-url", redis_url, "--seed", "1", "2", "3", "4", "5"])
     out = capsys.readouterr().out
     assert code == 0, out
+    assert out.count("\nOK\n") == 5 and "<-- off" not in out
     # The backfill's duration is printed ("entries in N s") and recorded in docs/performance.md;
     # speed goals are shown by commands and benchmarks, not asserted in timed tests.
     assert re.search(r"entries in [\d.]+ s", out)

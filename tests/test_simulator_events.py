@@ -16,7 +16,7 @@ from data_feed.contract import CITIZEN_CHANNELS, PERSONAL_FIELDS, parse_entry
 from data_feed.simulator import backfill, write_reference
 from data_feed.simulator.backfill import generate, window_bounds
 from data_feed.simulator.presets import PRESETS
-from data_feed.simulator.world import World
+from data_feed.simulator.world import World, run_tag
 from tests.helpers import drain, make_runtime
 
 NOW = datetime.fromisoformat("2026-05-20T15:30:00+08:00").timestamp()
@@ -25,14 +25,18 @@ NOW = datetime.fromisoformat("2026-05-20T15:30:00+08:00").timestamp()
 @pytest.fixture(scope="module")
 def tiny_events() -> list[dict[str, str]]:
     """Three days of the tiny preset ending mid-afternoon (wardens on their afternoon round)."""
-    return list(generate(World(PRESETS["tiny"], 11), *window_bounds(None, 3, NOW)))
+    return list(generate(World(PRESETS["tiny"], 11), *window_bounds(None, 3, NOW), now=NOW))
 
 
 def test_same_seed_same_events(tiny_events: list[dict[str, str]]) -> None:
-    again = list(generate(World(PRESETS["tiny"], 11), *window_bounds(None, 3, NOW)))
+    again = list(generate(World(PRESETS["tiny"], 11), *window_bounds(None, 3, NOW), now=NOW))
     assert again == tiny_events
-    other = list(generate(World(PRESETS["tiny"], 12), *window_bounds(None, 3, NOW)))
+    other = list(generate(World(PRESETS["tiny"], 12), *window_bounds(None, 3, NOW), now=NOW))
     assert other != tiny_events
+
+
+def test_nothing_is_stamped_after_now(tiny_events: list[dict[str, str]]) -> None:
+    assert max(datetime.fromisoformat(e["ts"]).timestamp() for e in tiny_events) <= NOW
 
 
 def test_every_event_is_valid_and_time_ordered(tiny_events: list[dict[str, str]]) -> None:
@@ -70,22 +74,22 @@ def test_personal_data_only_on_citizen_reports(tiny_events: list[dict[str, str]]
             assert not PERSONAL_FIELDS & set(e), e
 
 
-def test_patrols_twice_a_day_with_positions_for_the_last_hour(tiny_events: list[dict[str, str]]) -> None:
+def test_patrols_twice_a_day_with_positions_for_the_whole_current_day(tiny_events: list[dict[str, str]]) -> None:
     world = World(PRESETS["tiny"], 11)
     start, end = window_bounds(None, 3, NOW)
     day = "2026-05-19"  # a whole day inside the window
     visits = [e for e in tiny_events if e["type"] == "inspection.completed" and e["ts"].startswith(day)]
     per_checkpoint = Counter(e["checkpoint_id"] for e in visits)
-    assert len(per_checkpoint) == len(world.district.checkpoints)
-    assert set(per_checkpoint.values()) == {2}
-    morning = {e["checkpoint_id"] for e in visits if e["ts"][11:13] < "12"}
-    assert len(morning) == len(world.district.checkpoints)
+    # Two rounds a day; a few rounds are missed or cut short, so some checkpoints are seen once (or not).
+    assert max(per_checkpoint.values()) == 2
+    assert sum(per_checkpoint.values()) > 0.85 * 2 * len(world.district.checkpoints)
     grid_warden = {g.warden_id for g in world.district.grids}
-    assert {e["warden_id"] for e in visits} == grid_warden
+    assert {e["warden_id"] for e in visits} <= grid_warden
     positions = [e for e in tiny_events if e["type"] == "warden.position"]
     assert positions
     first = min(datetime.fromisoformat(e["ts"]).timestamp() for e in positions)
-    assert first >= end - 3600
+    assert first >= datetime.fromisoformat("2026-05-20T00:00:00+08:00").timestamp()
+    assert first < datetime.fromisoformat("2026-05-20T10:00:00+08:00").timestamp()  # the morning round is there
     by_warden: dict[str, list[dict[str, str]]] = defaultdict(list)
     for e in positions:
         by_warden[e["warden_id"]].append(e)
@@ -104,13 +108,25 @@ def test_rounds_last_two_hours_and_respect_the_split() -> None:
 
     world = World(PRESETS["district"], 3)
     day0 = day_start(date(2026, 5, 4))
-    rounds = plan_rounds(world.district, world.routes, day0, world.rng(date(2026, 5, 4), "rounds"))
+    rounds = plan_rounds(world.district, world.routes, day0, world.rng(date(2026, 5, 4), "rounds"), world.params)
     assert len(rounds) == 2 * 599
+    statuses = Counter(r.status for r in rounds)
+    assert set(statuses) == {"done", "late", "partial", "missed"}
     for r in rounds:
-        assert r.t_end - r.t0 >= 2 * 3600
         split = day0 + 12 * 3600
         assert (r.t_end <= split) if r.index == 0 else (r.t0 >= split)
-        assert sorted(c for _, c in r.visits) == sorted(world.district.grid_checkpoints[r.grid])
+        planned = sorted(world.district.grid_checkpoints[r.grid])
+        visited = sorted(c for _, c in r.visits)
+        if r.status in ("done", "late"):
+            assert r.t_end - r.t0 >= 2 * 3600
+            assert visited == planned
+        elif r.status == "partial":
+            assert 0 < len(visited) <= len(planned) and set(visited) < set(planned) or len(planned) == 1
+        else:
+            assert visited == [] and r.t_end == r.t0
+        assert all(r.t0 < ts <= r.t_end for ts, _ in r.visits)
+    late_starts = [r for r in rounds if r.status == "late"]
+    assert all((r.t0 - day0) % 43200 > (9 * 3600 + 15 * 60 if r.index == 0 else 3 * 3600) for r in late_starts)
 
 
 def test_shares_follow_the_seed(tiny_events: list[dict[str, str]]) -> None:
@@ -122,6 +138,7 @@ def test_shares_follow_the_seed(tiny_events: list[dict[str, str]]) -> None:
 
 def test_backfill_to_redis_zero_dead_letters(redis_conn: redis.Redis, tmp_path: Path) -> None:
     write_reference(tmp_path, "tiny", 11)
+    start, end = window_bounds(None, 3, NOW)
     stats = backfill(redis_conn, "tiny", 11, None, 3, now=NOW)
     assert stats.written == redis_conn.xlen("grid:events") + redis_conn.xlen("grid:positions")
     assert stats.by_type["checkpoint.registered"] == 100
@@ -130,5 +147,5 @@ def test_backfill_to_redis_zero_dead_letters(redis_conn: redis.Redis, tmp_path: 
     assert redis_conn.xlen("grid:deadletter") == 0
     assert runtime.consumer.status.deadlettered == 0
     stored = [fields for _, fields in redis_conn.xrange("grid:events")]
-    assert stored == [e for e in generate(World(PRESETS["tiny"], 11), *window_bounds(None, 3, NOW))
+    assert stored == [e for e in generate(World(PRESETS["tiny"], 11, run_tag(start)), start, end, now=NOW)
                       if e["type"] != "warden.position"]

@@ -55,7 +55,7 @@ def test_engine_produces_ordered_valid_events_over_a_day() -> None:
 def test_engine_continues_the_backfill_tail() -> None:
     world = World(PRESETS["tiny"], 4)
     start, end = window_bounds(None, 1, NOW)
-    window = plan_window(world, start, end, keep_tail=True)
+    window = plan_window(world, start, end, keep_tail=True, now=end)
     assert window.tail is not None and window.tail.pending
     engine = LiveEngine(world, end, window.tail)
     batch = engine.advance(end + 6 * 3600)
@@ -88,17 +88,17 @@ def _options(*argv: str) -> SimOptions:
 
 def test_cli_builds_typed_options() -> None:
     options = _options("--preset", "tiny", "--seed", "2", "--start", "2026-05-01", "--backfill", "0.5", "--live",
-                       "--speed", "60", "--reference-dir", "/x")
+                       "--speed", "60", "--reference-dir", "/x", "--run", "r2")
     assert options == SimOptions(preset="tiny", seed=2, start=date(2026, 5, 1), backfill_days=0.5, live=True,
-                                 speed=60.0, reference_dir=Path("/x"))
+                                 speed=60.0, reference_dir=Path("/x"), run="r2")
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.speed = 1.0  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("bad", [{"speed": 0.0}, {"speed": -1.0}, {"speed": float("nan")}, {"preset": "foo"},
-                                 {"backfill_days": -1.0}])
+                                 {"backfill_days": -1.0}, {"run": "a b"}, {"run": "x/y"}])
 def test_options_reject_bad_values_naming_the_fix(bad: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match="speed|preset|backfill"):
+    with pytest.raises(ValueError, match="speed|preset|backfill|run"):
         SimOptions(**bad)  # type: ignore[arg-type]
 
 

@@ -1,17 +1,20 @@
-"""History backfill: plan a window of days, calibrate it to the seed, write it time-ordered.
+"""History backfill: plan a window of days with the model and write it in time order.
 
-Inspections, registrations and cases cover the whole window; positions only its last part
-(the positions stream is capped at about a day). Lifecycle events after the window's end are
-not written (they have not happened yet); with ``keep_tail`` they are handed to live mode.
+Registrations, inspections and case reports cover the window; every case reported in it runs
+its lifecycle to the end, so lifecycle events after the window's end are written too, but
+never after now (what has not happened yet is handed to live mode with ``keep_tail``, else
+dropped). Positions cover the whole current day (the window's last day) at each handheld's
+reporting interval, less (the latest hours) when that would exceed ``POSITIONS_BUDGET``.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -20,22 +23,20 @@ from typing import Any
 import redis
 
 from data_feed.publish import publish_many
-from data_feed.simulator.cases import CasePlan, Quotas, closed_at, set_rating
 from data_feed.simulator.clock import DAY_S, day_of, day_start
 from data_feed.simulator.patrol import RoundPlan
-from data_feed.simulator.presets import SEED_FIGURES
 from data_feed.simulator.world import Pending, World
 
 log = logging.getLogger(__name__)
 
-DEFAULT_POSITIONS_S = 3600
-"""A backfill writes positions for the last hour of its window only."""
-
 POSITIONS_MAXLEN = 1_000_000
-"""Cap of the positions stream (``MAXLEN ~``), about a day at the seed's scale."""
+"""Cap of the positions stream (``MAXLEN ~``), about a day and a half at the seed's scale."""
 
-MIN_STUCK_SHARE = 0.01
-"""At least this share of a window's cases is left open past its deadline (overdue alerts)."""
+POSITIONS_BUDGET = 600_000
+"""Most positions a backfill writes (the stream keeps ``POSITIONS_MAXLEN``; live mode needs room too)."""
+
+PROGRESS_MIN_ENTRIES = 200_000
+"""Backfills with more entries than this show a progress bar (on a terminal only)."""
 
 
 @dataclass
@@ -46,7 +47,6 @@ class Tail:
     pending: list[Pending]
     rounds: list[RoundPlan]
     next_day: date
-    quotas: Quotas
 
 
 @dataclass
@@ -56,6 +56,7 @@ class BackfillStats:
     start: int
     end: int
     accepted: int = 0
+    stuck: int = 0
     written: int = 0
     seconds: float = 0.0
     by_type: Counter[str] = field(default_factory=Counter)
@@ -63,7 +64,7 @@ class BackfillStats:
 
 @dataclass
 class Window:
-    """A planned window: day plans in order, plus the tail after its end."""
+    """A planned window: entries bucketed by district day, plus the tail after now."""
 
     world: World
     start: int
@@ -72,6 +73,13 @@ class Window:
     registrations: list[Pending]
     accepted: int
     tail: Tail | None
+    stuck: list[str] = field(default_factory=list)
+    """Ids of the window's cases the model left stuck (open for good: the documented stuck share)."""
+
+    @property
+    def size(self) -> int:
+        """Entries the window will write."""
+        return len(self.registrations) + sum(len(items) for _, items in self.days)
 
 
 def window_bounds(start: date | None, days: float, now: float | None = None) -> tuple[int, int]:
@@ -83,60 +91,78 @@ def window_bounds(start: date | None, days: float, now: float | None = None) -> 
     return end - int(round(days * DAY_S)), end
 
 
-def positions_span(world: World) -> int:
-    """Seconds of positions a backfill writes: the last hour, less when that would overflow half the cap."""
-    return min(DEFAULT_POSITIONS_S, int(POSITIONS_MAXLEN / 2 * 10 / max(len(world.district.grids), 1)))
+def positions_from(rounds: list[RoundPlan], start: int, end: int) -> int:
+    """First second of positions: the window's last day from midnight, later if that would exceed the budget."""
+    first = max(start, day_start(day_of(end - 1)))
+
+    def count(t: int) -> float:
+        return sum(max(0, min(r.t_end, end) - max(r.t0, t)) / r.interval for r in rounds if r.status != "missed")
+
+    if count(first) <= POSITIONS_BUDGET:
+        return first
+    lo, hi = first, end  # the latest hours of a large city: bisect for the budget
+    while hi - lo > 60:
+        mid = (lo + hi) // 2
+        if count(mid) > POSITIONS_BUDGET:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 def plan_window(world: World, start: int, end: int, positions_s: int | None = None,
-                keep_tail: bool = False) -> Window:
-    """Plan every day touching [start, end), calibrated to the seed's shares, in time order."""
-    if positions_s is None:
-        positions_s = positions_span(world)
-    preset = world.preset
+                keep_tail: bool = False, now: float | None = None) -> Window:
+    """Plan every day touching [start, end) and every lifecycle of its cases up to now, in time order.
+
+    ``positions_s`` limits positions to the window's last seconds (default: the whole last day);
+    entries after ``now`` (default: the clock) go to the tail with ``keep_tail``, else are dropped.
+    """
+    horizon = int(time.time() if now is None else now)
+    if keep_tail:
+        horizon = min(horizon, end)  # live mode goes on from the window's end
     first, last = day_of(start), day_of(end - 1)
     days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
-    # Whole-day windows get exactly cases_per_day × days cases (weights normalised over the window).
-    weights = [world.volume_weight(d) for d in days]
-    scale = len(days) / sum(weights)
-    quotas = Quotas()
-    plans = [world.plan(d, preset.cases_per_day * w * scale, quotas, (start, end if not keep_tail else 2 ** 62))
-             for d, w in zip(days, weights, strict=True)]
-    cases = [c for p in plans for c in p.cases]
-    window_cases = [c for c in cases if c.ts < end and not c.voided]
-    rng = random.Random(f"{world.key}:{start}:{end}:calibration")
-    _leave_open(window_cases, end, rng)
-    _rate(cases, end, rng)
-
-    seq = 0
-    buckets: dict[date, list[Pending]] = {d: [] for d in days}
+    plans = [world.plan(d) for d in days]
+    origin = day_start(first)
+    buckets: dict[int, list[Pending]] = defaultdict(list)
     tail: list[Pending] = []
-    day_of_ts = _DayIndex(first)
+    seq = 0
+    accepted = 0
+    stuck: list[str] = []
 
     def put(item: Pending) -> None:
-        if item[0] >= end:
-            tail.append(item)
-        elif item[0] >= start:
-            buckets[days[day_of_ts(item[0])]].append(item)
+        if item[0] > horizon:
+            if keep_tail:
+                tail.append(item)
+        else:
+            buckets[(item[0] - origin) // DAY_S].append(item)
 
     for p in plans:
         for r in p.rounds:
             for ts, c in r.visits:
-                seq += 1
-                put((ts, seq, "insp", (c, r.warden_id, r.index, p.visit_cases.get((ts, c), "")), 0))
+                if start <= ts < end or (keep_tail and ts >= end):
+                    seq += 1
+                    put((ts, seq, "insp", (c, r.warden_id, r.index, p.visit_cases.get((ts, c), "")), 0))
         for case in p.cases:
+            if case.ts < start or (case.ts >= end and not keep_tail):
+                continue
+            if case.ts < end and not case.voided:
+                accepted += 1
+                if case.stuck:
+                    stuck.append(case.case_id)
             seq += 1
             put((case.ts, seq, "report", case, 0))
             for n, step in enumerate(case.steps):
                 seq += 1
                 put((step[0], seq, "step", case, n))
-    # Positions: the window's last part only.
-    pos_from = max(start, end - positions_s)
-    last_rounds = [r for p in plans[-2:] for r in p.rounds if r.t_end > pos_from and r.t0 < end]
+    pos_end = min(end, horizon + 1)
+    last_rounds = [r for p in plans[-2:] for r in p.rounds]
+    pos_start = end - positions_s if positions_s is not None else positions_from(last_rounds, start, pos_end)
     for r in last_rounds:
-        for ts, lat, lon, speed, battery in r.positions(world.routes[r.grid], pos_from, end):
-            seq += 1
-            buckets[days[day_of_ts(ts)]].append((ts, seq, "pos", (r, (lat, lon, speed, battery)), 0))
+        if r.t_end > pos_start and r.t0 < pos_end:
+            for ts, lat, lon, speed, battery in r.positions(world.routes[r.grid], max(pos_start, start), pos_end):
+                seq += 1
+                buckets[(ts - origin) // DAY_S].append((ts, seq, "pos", (r, (lat, lon, speed, battery)), 0))
     reg_rng = random.Random(f"{world.key}:registrations")
     registrations: list[Pending] = sorted(
         (start - reg_rng.randrange(3600, 6 * 3600), n, "reg", n, 0) for n in range(len(world.district.checkpoints)))
@@ -144,42 +170,14 @@ def plan_window(world: World, start: int, end: int, positions_s: int | None = No
     if keep_tail:
         tail.sort(key=lambda item: (item[0], item[1]))
         live_rounds = [r for r in plans[-1].rounds if r.t_end > end]
-        result_tail = Tail(end, tail, live_rounds, days[-1] + timedelta(days=1), quotas)
-    return Window(world, start, end, [(d, buckets[d]) for d in days], registrations, len(window_cases), result_tail)
+        result_tail = Tail(end, tail, live_rounds, days[-1] + timedelta(days=1))
+    ordered = [(origin_day(origin, k), buckets[k]) for k in sorted(buckets)]
+    return Window(world, start, end, ordered, registrations, accepted, result_tail, stuck)
 
 
-class _DayIndex:
-    """Day offset of an epoch time from the first day (district time)."""
-
-    def __init__(self, first: date) -> None:
-        self.origin = day_start(first)
-
-    def __call__(self, ts: int) -> int:
-        return (ts - self.origin) // DAY_S
-
-
-def _leave_open(cases: list[CasePlan], end: int, rng: random.Random) -> None:
-    """Leave enough dispatched cases open (stuck past their deadline) for the seed's closure rate."""
-    natural_open = sum(1 for c in cases if not closed_at(c, end))
-    target_open = len(cases) - round(len(cases) * SEED_FIGURES["closure_rate"])
-    extra = max(target_open - natural_open, round(len(cases) * MIN_STUCK_SHARE))
-    eligible = [c for c in cases if c.cut_at and c.steps[c.cut_at - 1][0] < end and closed_at(c, end)]
-    for case in rng.sample(eligible, min(extra, len(eligible))):
-        del case.steps[case.cut_at:]
-
-
-def _rate(cases: list[CasePlan], end: int, rng: random.Random) -> None:
-    """Satisfied or not: exactly the seed's satisfaction over the window's ratings, reworked cases first to complain."""
-    inside = [fields for c in cases for ts, etype, fields in c.steps if etype == "case.rated" and ts < end]
-    reworked = {id(fields) for c in cases if c.reworked for _, etype, fields in c.steps if etype == "case.rated"}
-    unsatisfied = len(inside) - round(len(inside) * SEED_FIGURES["satisfaction_rate"])
-    order = sorted(inside, key=lambda f: (id(f) not in reworked or rng.random() < 0.5, rng.random()))
-    for n, fields in enumerate(order):
-        set_rating(fields, n >= unsatisfied, rng)
-    for c in cases:
-        for ts, etype, fields in c.steps:
-            if etype == "case.rated" and ts >= end:
-                set_rating(fields, rng.random() < SEED_FIGURES["satisfaction_rate"], rng)
+def origin_day(origin: int, k: int) -> date:
+    """The district date ``k`` days after the day starting at ``origin``."""
+    return day_of(origin + k * DAY_S)
 
 
 def render(world: World, item: Pending) -> dict[str, str]:
@@ -212,24 +210,47 @@ def window_events(window: Window) -> Iterator[dict[str, str]]:
             yield render(window.world, item)
 
 
-def generate(world: World, start: int, end: int, positions_s: int | None = None) -> Iterator[dict[str, str]]:
+def generate(world: World, start: int, end: int, positions_s: int | None = None,
+             now: float | None = None) -> Iterator[dict[str, str]]:
     """Plan and yield a window's entries (for tests and tools; nothing is written)."""
-    return window_events(plan_window(world, start, end, positions_s))
+    return window_events(plan_window(world, start, end, positions_s, now=now))
 
 
 def write_window(connection: redis.Redis, window: Window, batch: int = 5000,
-                 stop: threading.Event | None = None) -> BackfillStats:
-    """XADD a planned window (pipelined) and return its statistics; stops early once ``stop`` is set."""
-    stats = BackfillStats(window.start, window.end, accepted=window.accepted)
+                 stop: threading.Event | None = None, progress: bool | None = None) -> BackfillStats:
+    """XADD a planned window (pipelined) and return its statistics; stops early once ``stop`` is set.
+
+    A long window shows a progress bar (entries, rate, time left) on standard error when that is
+    a terminal (``progress`` None), always (True) or never (False).
+    """
+    stats = BackfillStats(window.start, window.end, accepted=window.accepted, stuck=len(window.stuck))
     t0 = time.perf_counter()
+    total = window.size
+    show = (sys.stderr.isatty() and total >= PROGRESS_MIN_ENTRIES) if progress is None else progress
+    bar: Any = None
+    if show:
+        from tqdm import tqdm  # only a terminal needs it
+
+        bar = tqdm(total=total, unit=" entries", unit_scale=True, desc="backfill", file=sys.stderr,
+                   mininterval=0.5, smoothing=0.1)
 
     def counted() -> Iterator[dict[str, str]]:
+        n = 0
         for event in window_events(window):
             if stop is not None and stop.is_set():  # Ctrl-C: a shutdown must not wait for days of history
                 return
             stats.by_type[event["type"]] += 1
+            n += 1
+            if bar is not None and n % batch == 0:
+                bar.update(batch)
             yield event
+        if bar is not None:
+            bar.update(n % batch)
 
-    stats.written = publish_many(connection, counted(), batch=batch, positions_maxlen=POSITIONS_MAXLEN)
+    try:
+        stats.written = publish_many(connection, counted(), batch=batch, positions_maxlen=POSITIONS_MAXLEN)
+    finally:
+        if bar is not None:
+            bar.close()
     stats.seconds = time.perf_counter() - t0
     return stats

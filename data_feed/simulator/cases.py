@@ -1,55 +1,31 @@
-"""Cases: daily case planning (patrol finds and citizen reports), routing and lifecycles.
+"""Cases: one day's arrivals (patrol finds and citizen reports), routing and lifecycles.
 
-Routing shares come from the seed's figures (department, mobile team, citizen channels)
-through cumulative quotas, so a window of days lands on the seed's proportions exactly
-rather than only on average.
+Every rate, share and duration comes from ``params.ModelParams`` (the one generative model
+that backfill and live mode share); nothing here knows the seed's figures. Counts per stratum
+are randomised roundings of the model's expectation (see ``params``); durations are lognormal.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from data_feed.simulator import catalog
 from data_feed.simulator.geography import District
+from data_feed.simulator.params import ModelParams
 from data_feed.simulator.patrol import RoundPlan
 
 H = 3600
 """Seconds per hour."""
 
-ON_SITE_SHARE = 0.70
-"""Share of patrol cases (not sent to departments or mobile teams) fixed on the spot by the warden."""
+CITIZEN_CHANNELS = ("hotline", "wechat", "web")
+"""Channels of reports by the public."""
 
-REWORK_SHARE = 0.05
-"""Share of dispatched cases whose disposal fails the check and is returned for rework."""
-
-REOPEN_SHARE = 0.005
-"""Share of closed cases re-opened later (the problem came back)."""
-
-ON_SITE_RECHECK_SHARE = 0.01
-"""Share of on-site fixes that fail the command center's check and go to the street team."""
-
-VOID_SHARE = 0.003
-"""Extra duplicate citizen reports, voided (excluded from every KPI)."""
-
-HAZARD_SHARE = 0.004
-"""Share of cases in hazard-capable categories that are hazards (a few a month)."""
-
-URGENT_SHARE = 0.05
-"""Share of cases that are urgent."""
-
-RATED_SHARE = {"citizen": 0.90, "dispatched": 0.15, "onsite": 0.02}
-"""Share of closed cases rated (citizens rate their cases; residents are asked about some others)."""
-
-CHANNEL_WEIGHTS = (("hotline", 0.55), ("wechat", 0.27), ("web", 0.18))
-"""Citizen channels: the 6522222 hotline, the 民声热点 WeChat account, the 民声网 web portal."""
-
-WEEKDAY_WEIGHTS = (1.04, 1.03, 1.02, 1.03, 1.01, 0.95, 0.92)
-"""Relative case volume Monday … Sunday."""
-
-CITIZEN_HOURS = (0, 0, 0, 0, 0, 0, 1, 3, 6, 8, 8, 7, 5, 5, 7, 7, 6, 5, 4, 4, 3, 2, 1, 0)
-"""Relative citizen report volume per hour of the day."""
+STATE_STEPS = frozenset({"case.resolved_on_site", "case.escalated", "case.dispatched", "case.processed",
+                         "case.returned", "case.closed"})
+"""Lifecycle events that change a case's state (ratings and voids do not reopen or close)."""
 
 _PHONE_PREFIXES = ("130", "131", "132", "135", "136", "137", "138", "139", "150", "151", "152",
                    "158", "159", "186", "187", "188", "189")
@@ -59,18 +35,14 @@ _ASKS = ("请尽快处理。", "影响居民出行，希望尽快解决。", "�
 _RETURN_REASONS = ("现场复核未通过", "整改不彻底", "居民反映问题仍存在", "照片与现场不符")
 
 
-class Quotas:
-    """Cumulative rounding of expected counts: totals over any run of days stay exact."""
+def rounded(expected: float, rng: random.Random) -> int:
+    """Randomised rounding: ``floor(expected + U)``, unbiased with variance at most 1/4."""
+    return math.floor(expected + rng.random())
 
-    def __init__(self) -> None:
-        self._expected: dict[str, float] = {}
 
-    def take(self, name: str, expected: float) -> int:
-        """Add ``expected`` to the running total of ``name`` and return this step's integer share."""
-        before = self._expected.get(name, 0.0)
-        after = before + expected
-        self._expected[name] = after
-        return math.floor(after + 0.5) - math.floor(before + 0.5)
+def lognormal(rng: random.Random, median: float, sigma: float) -> float:
+    """A lognormal draw with the given median and log-scale spread."""
+    return rng.lognormvariate(math.log(median), sigma)
 
 
 @dataclass
@@ -92,8 +64,8 @@ class CasePlan:
     voided: bool = False
     route: str = ""
     steps: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
-    cut_at: int = 0
     reworked: bool = False
+    stuck: bool = False
     query_code: str = ""
     description: str = ""
     phone: str = ""
@@ -101,177 +73,235 @@ class CasePlan:
     @property
     def citizen(self) -> bool:
         """Reported by the public (hotline, WeChat or web)."""
-        return self.channel in ("hotline", "wechat", "web")
+        return self.channel in CITIZEN_CHANNELS
 
 
-def day_weight(day_rng: random.Random, weekday: int) -> float:
-    """Relative case volume of one day: weekday pattern and a little day-to-day noise."""
-    return WEEKDAY_WEIGHTS[weekday] * day_rng.uniform(0.94, 1.06)
+def limit_hours(case: CasePlan, district: District) -> float:
+    """The case's time limit in hours (its category's, by priority)."""
+    return district.categories[case.category].limits[("normal", "urgent", "hazard").index(case.priority)]
 
 
-def _priority(cat: catalog.CategoryInfo, rng: random.Random, hazard_factor: float = 1.0) -> str:
+def _priority(cat: catalog.CategoryInfo, p: ModelParams, rng: random.Random, hazard_factor: float = 1.0) -> str:
     r = rng.random()
-    if cat.hazard and r < HAZARD_SHARE * hazard_factor:
+    if cat.hazard and r < p.hazard_share * hazard_factor:
         return "hazard"
-    return "urgent" if r < HAZARD_SHARE + URGENT_SHARE else "normal"
+    return "urgent" if r < p.hazard_share + p.urgent_share else "normal"
 
 
-def plan_day(district: District, rounds: list[RoundPlan], day0: int, day_label: str, total: int,
-             citizen: int, rng: random.Random) -> list[CasePlan]:
-    """The day's cases: ``total - citizen`` found on patrol, ``citizen`` from the public, plus voided duplicates."""
+def _weighted_sample(items: list[int], weights: list[float], k: int, rng: random.Random) -> list[int]:
+    """``k`` items without replacement, each chosen with probability proportional to its weight."""
+    if k <= 0:
+        return []
+    keys = sorted(((rng.random() ** (1.0 / w), n) for n, w in zip(items, weights, strict=True) if w > 0),
+                  reverse=True)
+    return [n for _, n in keys[:k]]
+
+
+def find_probabilities(district: District, p: ModelParams) -> list[float]:
+    """Per checkpoint: probability that an inspection finds a problem (mean over the district: the find rate)."""
+    factors = p.find_factors()
+    raw = [factors.get(district.categories[cp.category].group, 1.0) for cp in district.checkpoints]
+    mean = sum(raw) / max(len(raw), 1)
+    return [min(1.0, p.patrol_find_rate * f / mean) for f in raw]
+
+
+def plan_day(district: District, rounds: list[RoundPlan], day0: int, weekday: int, p: ModelParams,
+             find: list[float], rng: random.Random) -> list[CasePlan]:
+    """The day's cases (without ids): patrol finds at inspected checkpoints, citizen reports and their duplicates.
+
+    ``find`` is each checkpoint's find probability (``find_probabilities``).
+    """
     cats = district.categories
     cps = district.checkpoints
     grids = district.grids
     comms = district.communities
-    visits = sorted((ts, c, plan.warden_id) for plan in rounds for ts, c in plan.visits)
-    patrol = min(max(total - citizen, 0), len(visits))
+    scale = district.preset.scale
     cases: list[CasePlan] = []
-    for v in sorted(rng.sample(range(len(visits)), patrol)):
-        ts, c, warden = visits[v]
-        cp = cps[c]
-        cat = cats[cp.category]
-        cases.append(CasePlan("", ts + rng.randrange(20, 150), "patrol", cp.category, _priority(cat, rng),
-                              cp.lat, cp.lon, grids[cp.grid].street, cp.grid, c, warden, ts))
+    # Patrol finds: per street, a randomised rounding of the expected finds over the day's visits.
+    by_street: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    for plan in rounds:
+        for ts, c in plan.visits:
+            by_street[grids[cps[c].grid].street].append((ts, c, plan.warden_id))
+    for street in sorted(by_street):
+        visits = sorted(by_street[street])
+        weights = [find[c] for _, c, _ in visits]
+        for v in sorted(_weighted_sample(list(range(len(visits))), weights, rounded(sum(weights), rng), rng)):
+            ts, c, warden = visits[v]
+            cp = cps[c]
+            cases.append(CasePlan("", ts + rng.randrange(20, 150), "patrol", cp.category,
+                                  _priority(cats[cp.category], p, rng), cp.lat, cp.lon, street, cp.grid, c,
+                                  warden, ts))
+    # Citizen reports: per channel, the day's expected count; hours from the daily profile.
     citizen_w = [(6.0 if c.citizen else 0.6) * c.weight for c in cats]
     grid_w = [0.3 if comms[g.community].kind == "village" else 1.0 for g in grids]
-    channels = [c for c, _ in CHANNEL_WEIGHTS]
-    channel_w = [w for _, w in CHANNEL_WEIGHTS]
-    voids = sum(1 for _ in range(total) if rng.random() < VOID_SHARE)
-    for k in range(citizen + voids):
-        hour = rng.choices(range(24), weights=CITIZEN_HOURS)[0]
-        ts = day0 + hour * H + rng.randrange(H)
-        c = rng.choices(range(len(cats)), weights=citizen_w)[0]
-        g = rng.choices(range(len(grids)), weights=grid_w)[0]
-        i0, i1, j0, j1 = grids[g].rect
-        lat, lon = district.point(rng.randrange(i0, i1) + rng.uniform(0.05, 0.95),
-                                  rng.randrange(j0, j1) + rng.uniform(0.05, 0.95))
-        case = CasePlan("", ts, rng.choices(channels, weights=channel_w)[0], c,
-                        _priority(cats[c], rng, 0.5), round(lat, 6), round(lon, 6), grids[g].street, g,
-                        voided=k >= citizen)
-        comm = comms[grids[g].community]
-        if case.priority == "hazard":
-            case.description = f"{comm.name_zh}：{rng.choice(catalog.HAZARD_STORIES)}。"
-        else:
-            problem = rng.choice(catalog.PROBLEMS[cats[c].group])
-            case.description = f"{comm.name_zh}附近{cats[c].name_zh}{problem}，{rng.choice(_ASKS)}"
-        case.query_code = "".join(rng.choices(_CODE_ALPHABET, k=8))
-        case.phone = f"{rng.choice(_PHONE_PREFIXES)}{rng.randrange(10 ** 8):08d}"
-        cases.append(case)
+    weekday_f = p.citizen_weekday[weekday]
+    for channel, share in p.channel_shares:
+        for _ in range(rounded(p.citizen_per_day * share * weekday_f * scale, rng)):
+            ts = day0 + rng.choices(range(24), weights=p.citizen_hours)[0] * H + rng.randrange(H)
+            case = _citizen_case(district, channel, ts, rng.choices(range(len(cats)), weights=citizen_w)[0],
+                                 rng.choices(range(len(grids)), weights=grid_w)[0], p, rng)
+            cases.append(case)
+            if rng.random() < p.duplicate_share:  # the same problem reported again: voided as a duplicate
+                dup = _citizen_case(district, rng.choice(CITIZEN_CHANNELS), ts + int(lognormal(rng, 2 * H, 1.0)),
+                                    case.category, case.grid, p, rng)
+                dup.lat, dup.lon, dup.priority, dup.voided = case.lat, case.lon, case.priority, True
+                cases.append(dup)
     cases.sort(key=lambda x: (x.ts, x.channel, x.checkpoint, x.grid))
-    for n, case in enumerate(cases):
-        case.case_id = f"XL{day_label}{n + 1:05d}"
     return cases
 
 
-def assign_routes(cases: list[CasePlan], quotas: Quotas, dept_rate: float, mobile_rate: float,
-                  rng: random.Random) -> None:
-    """Route accepted cases: department and mobile-team counts by quota, the rest by the street."""
-    accepted = [c for c in cases if not c.voided]
-    n_dept = min(quotas.take("department", dept_rate * len(accepted)), len(accepted))
-    order = sorted(accepted, key=lambda c: (c.priority != "hazard", rng.random() * (0.35 if c.citizen else 1.0)))
-    for case in order[:n_dept]:
-        case.route = "department"
-    rest = sorted(order[n_dept:], key=lambda c: (c.priority != "urgent", rng.random()))
-    n_mobile = min(quotas.take("mobile", mobile_rate * len(accepted)), len(rest))
-    for case in rest[:n_mobile]:
-        case.route = "mobile"
-    for case in rest[n_mobile:]:
-        case.route = "street" if case.citizen or rng.random() >= ON_SITE_SHARE else "onsite"
+def _citizen_case(district: District, channel: str, ts: int, category: int, grid: int, p: ModelParams,
+                  rng: random.Random) -> CasePlan:
+    """A citizen report near the facilities of ``grid``: between two of its checkpoints."""
+    cats = district.categories
+    grid_cps = district.grid_checkpoints[grid]
+    a = district.checkpoints[rng.choice(grid_cps)]
+    b = district.checkpoints[rng.choice(grid_cps)]
+    f = rng.uniform(0.0, 0.5)
+    lat, lon = a.lat + (b.lat - a.lat) * f, a.lon + (b.lon - a.lon) * f
+    g = district.grids[grid]
+    case = CasePlan("", ts, channel, category, _priority(cats[category], p, rng, 0.5), round(lat, 6), round(lon, 6),
+                    g.street, grid)
+    comm = district.communities[g.community]
+    if case.priority == "hazard":
+        case.description = f"{comm.name_zh}：{rng.choice(catalog.HAZARD_STORIES)}。"
+    else:
+        problem = rng.choice(catalog.PROBLEMS[cats[category].group])
+        case.description = f"{comm.name_zh}附近{cats[category].name_zh}{problem}，{rng.choice(_ASKS)}"
+    case.query_code = "".join(rng.choices(_CODE_ALPHABET, k=8))
+    case.phone = f"{rng.choice(_PHONE_PREFIXES)}{rng.randrange(10 ** 8):08d}"
+    return case
+
+
+def assign_routes(cases: list[CasePlan], p: ModelParams, scale: float, rng: random.Random) -> None:
+    """Route the day's cases: on the spot, street team, mobile team (daily capacity) or department."""
+    escalated: list[CasePlan] = []
     for case in cases:
         if case.voided:
             case.route = "void"
+        elif case.channel == "patrol" and case.priority != "hazard" and rng.random() < p.on_site_share:
+            case.route = "onsite"
+        elif case.priority == "hazard" or rng.random() < p.department_share:
+            case.route = "department"
+        else:
+            case.route = "street"
+            escalated.append(case)
+    jobs = rounded(p.mobile_jobs_per_day * scale, rng)
+    order = sorted(escalated, key=lambda c: (c.priority != "urgent", rng.random()))
+    for case in order[:jobs]:
+        case.route = "mobile"
 
 
-def build_lifecycle(case: CasePlan, district: District, rng: random.Random) -> None:
-    """Fill ``case.steps`` (every event after the report) with realistic delays."""
+def build_lifecycle(case: CasePlan, district: District, p: ModelParams, rng: random.Random) -> None:
+    """Fill ``case.steps`` (every event after the report): lognormal durations, rework, ratings."""
     steps = case.steps
     t = case.ts
     cat = district.categories[case.category]
     hazard = case.priority == "hazard"
+    limit_h = limit_hours(case, district)
+    deadline = case.ts + int(limit_h * H)
 
     def add(delay: float, etype: str, **fields: str) -> None:
         nonlocal t
         t += max(1, int(delay))
         steps.append((t, etype, fields))
 
-    def limit_h() -> float:
-        return cat.limits[("normal", "urgent", "hazard").index(case.priority)]
-
     def dispatch(unit_type: str) -> str:
-        if unit_type == "street_team":
-            unit = district.street_team(case.street)
-            add(rng.uniform(60, 900), "case.escalated", level="street")
-            add(rng.uniform(300, 2700), "case.dispatched", unit_id=unit, unit_type=unit_type)
-        elif unit_type == "mobile_team":
-            unit = f"mobile-{rng.randrange(district.preset.mobile_teams) + 1:02d}"
-            add(rng.uniform(60, 900), "case.escalated", level="street")
-            add(rng.uniform(300, 1800), "case.dispatched", unit_id=unit, unit_type=unit_type)
-        else:
+        nonlocal deadline
+        if unit_type == "department":
             unit = cat.department_id
-            add(rng.uniform(600, 3600), "case.escalated", level="district")
-            hours = 24.0 if hazard else limit_h()
-            add(rng.uniform(600, 7200), "case.dispatched", unit_id=unit, unit_type=unit_type,
+            add(lognormal(rng, p.escalate_median_s, 0.7), "case.escalated", level="district")
+            hours = 24.0 if hazard else limit_h
+            add(lognormal(rng, p.dispatch_median_s, 0.7), "case.dispatched", unit_id=unit, unit_type=unit_type,
                 deadline=f"@{t + int(hours * H)}")
-        case.cut_at = len(steps)
+            deadline = t + int(hours * H)
+            return unit
+        unit = (district.street_team(case.street) if unit_type == "street_team"
+                else f"mobile-{rng.randrange(district.preset.mobile_teams) + 1:02d}")
+        add(lognormal(rng, p.escalate_median_s, 0.7), "case.escalated", level="street")
+        add(lognormal(rng, p.dispatch_median_s * (0.5 if unit_type == "mobile_team" else 1.0), 0.7),
+            "case.dispatched", unit_id=unit, unit_type=unit_type)
         return unit
 
     def process(unit: str, unit_type: str) -> None:
         if hazard:
-            delay = rng.uniform(1 * H, 20 * H)
+            hours = lognormal(rng, p.hazard_median_h, 0.5)
         elif unit_type == "department":
-            delay = rng.uniform(0.1, 0.85) * limit_h() * H
+            hours = lognormal(rng, p.department_median, 0.6) * limit_h
         elif unit_type == "mobile_team":
-            delay = min(rng.lognormvariate(math.log(1.5 * H), 0.6), 12 * H)
+            hours = lognormal(rng, p.mobile_median_h, 0.6)
         else:
-            delay = min(rng.lognormvariate(math.log(3 * H), 0.8), 0.8 * limit_h() * H)
-        add(delay, "case.processed", unit_id=unit)
-        if rng.random() < REWORK_SHARE:
+            hours = lognormal(rng, p.street_team_median, p.street_team_sigma) * limit_h
+        add(hours * H, "case.processed", unit_id=unit)
+        if rng.random() < p.rework_share:
             case.reworked = True
-            add(rng.uniform(0.5 * H, 4 * H), "case.returned", reason=rng.choice(_RETURN_REASONS))
-            add(rng.uniform(2 * H, 24 * H), "case.processed", unit_id=unit)
+            add(lognormal(rng, 2 * H, 0.6), "case.returned", reason=rng.choice(_RETURN_REASONS))
+            add(max(H, lognormal(rng, 0.2, 0.6) * limit_h * H), "case.processed", unit_id=unit)
         verifier = "district" if unit_type == "department" else district.streets[case.street].area_id
-        add(rng.uniform(600, 3 * H), "case.closed", verified_by=verifier)
+        add(lognormal(rng, p.verify_median_s, 0.7), "case.closed", verified_by=verifier)
 
     if case.route == "void":
-        add(rng.uniform(600, 5400), "case.voided", reason="重复投诉")
+        add(lognormal(rng, 1800, 0.7), "case.voided", reason="重复投诉")
         return
     if case.route == "onsite":
-        add(rng.uniform(120, 1500), "case.resolved_on_site", warden_id=case.warden_id)
-        if rng.random() < ON_SITE_RECHECK_SHARE:
+        add(min(lognormal(rng, p.on_site_median_s, 0.6), 2 * H), "case.resolved_on_site", warden_id=case.warden_id)
+        rated = p.rated_on_site
+        if rng.random() < p.on_site_recheck_share:
             case.reworked = True
-            add(rng.uniform(1 * H, 6 * H), "case.returned", reason=rng.choice(_RETURN_REASONS))
-            unit = dispatch("street_team")
-            process(unit, "street_team")
-        rated = RATED_SHARE["onsite"]
+            add(lognormal(rng, 3 * H, 0.6), "case.returned", reason=rng.choice(_RETURN_REASONS))
+            process(dispatch("street_team"), "street_team")
     else:
         unit_type = {"street": "street_team", "mobile": "mobile_team", "department": "department"}[case.route]
         unit = dispatch(unit_type)
+        if not hazard and rng.random() < p.stuck_share:
+            # The unit does not report back: open and overdue for weeks, until the monthly review forces it.
+            case.stuck = True
+            t += int(limit_h * H * rng.uniform(*p.stuck_factor))
         process(unit, unit_type)
-        rated = RATED_SHARE["citizen" if case.citizen else "dispatched"]
-    if rng.random() < REOPEN_SHARE:
+        rated = p.rated_citizen if case.citizen else p.rated_dispatched
+    if rng.random() < p.reopen_share:
         case.reworked = True
         add(rng.uniform(24 * H, 72 * H), "case.returned", reason="问题复发")
         unit = district.street_team(case.street)
-        add(rng.uniform(4 * H, 24 * H), "case.processed", unit_id=unit)
-        add(rng.uniform(600, 3 * H), "case.closed", verified_by=district.streets[case.street].area_id)
+        add(lognormal(rng, 8 * H, 0.6), "case.processed", unit_id=unit)
+        add(lognormal(rng, p.verify_median_s, 0.7), "case.closed", verified_by=district.streets[case.street].area_id)
+    if not case.stuck:
+        _fold_tail(case, (p.hazard_max_h if hazard else p.max_age_factor * limit_h) * H)
+    closed = steps[-1][0]
     if rng.random() < rated:
-        add(rng.uniform(1 * H, 48 * H), "case.rated", satisfied="", score="")
+        satisfied = p.satisfied_base
+        if case.reworked:
+            satisfied *= p.satisfied_reworked
+        if closed > deadline:
+            satisfied *= p.satisfied_late
+        ok = rng.random() < satisfied
+        steps.append((closed + int(min(lognormal(rng, 6 * H, 1.0), 72 * H)), "case.rated",
+                      {"satisfied": "true" if ok else "false",
+                       "score": str(rng.choice((4, 5, 5)) if ok else rng.choice((1, 2, 3, 3)))}))
+
+
+def _fold_tail(case: CasePlan, max_s: float) -> None:
+    """Compress a lifecycle longer than ``max_s`` (supervision presses late units) keeping its order."""
+    span = case.steps[-1][0] - case.ts
+    if span <= max_s:
+        return
+    f = max_s / span
+    folded: list[tuple[int, str, dict[str, str]]] = []
+    last = case.ts
+    for ts, etype, fields in case.steps:
+        last = max(last + 1, case.ts + int((ts - case.ts) * f))
+        folded.append((last, etype, fields))
+    case.steps[:] = folded
 
 
 def closed_at(case: CasePlan, end: int) -> bool:
-    """Whether the case's last state before ``end`` is closed (resolved on site or closed)."""
+    """Whether the case's last state at or before ``end`` is closed (resolved on site or closed)."""
     state = False
     for ts, etype, _ in case.steps:
-        if ts >= end:
+        if ts > end:
             break
         if etype in ("case.resolved_on_site", "case.closed"):
             state = True
-        elif etype in ("case.returned", "case.escalated", "case.dispatched", "case.processed"):
+        elif etype in STATE_STEPS:
             state = False
     return state
-
-
-def set_rating(fields: dict[str, str], satisfied: bool, rng: random.Random) -> None:
-    """Fill a rating step: satisfied cases score 4–5, unsatisfied 1–3."""
-    fields["satisfied"] = "true" if satisfied else "false"
-    fields["score"] = str(rng.choice((4, 5, 5)) if satisfied else rng.choice((1, 2, 3, 3)))

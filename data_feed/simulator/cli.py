@@ -18,7 +18,7 @@ from data_feed.simulator.live import LiveEngine, run_engine
 from data_feed.simulator.options import SimOptions
 from data_feed.simulator.presets import PRESETS, get_preset
 from data_feed.simulator.reference import write_documents
-from data_feed.simulator.world import World
+from data_feed.simulator.world import World, run_tag
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--live", action="store_true", help="then run in (accelerated) real time until stopped")
     parser.add_argument("--reference-dir", type=Path, default=None,
                         help="where to write the reference files (default: the app's GRID_REFERENCE_DIR)")
+    parser.add_argument("--run", default="", metavar="TAG",
+                        help="tag of this run in case and event ids (default: from its first simulated second)")
 
 
 def options_from_args(args: argparse.Namespace) -> SimOptions:
     """The typed options of parsed ``simulate`` arguments."""
     return SimOptions(preset=args.preset, seed=args.seed, start=args.start, backfill_days=args.backfill,
-                      live=args.live, speed=args.speed, reference_dir=args.reference_dir)
+                      live=args.live, speed=args.speed, reference_dir=args.reference_dir,
+                      run=getattr(args, "run", ""))
 
 
 def run(options: SimOptions, connection: redis.Redis, reference_dir: Path,
@@ -79,7 +82,10 @@ def run(options: SimOptions, connection: redis.Redis, reference_dir: Path,
     stop = stop or threading.Event()
     if options.start is not None and options.live and options.backfill_days:
         log.info("simulator: --start given, so live mode starts now, not where the backfill ends")
-    world = World(get_preset(options.preset), options.seed)
+    now = time.time()
+    start, end = window_bounds(options.start, options.backfill_days, now)
+    anchor = start if options.backfill_days else int(now)
+    world = World(get_preset(options.preset), options.seed, options.run or run_tag(anchor))
     folder = Path(options.reference_dir) if options.reference_dir else Path(reference_dir)
     write_documents(folder, world.district)
     log.info("simulator: %s preset, seed %s: reference files written to %s", options.preset, options.seed, folder)
@@ -89,8 +95,7 @@ def run(options: SimOptions, connection: redis.Redis, reference_dir: Path,
     tail = None
     if options.backfill_days:
         t0 = time.perf_counter()
-        start, end = window_bounds(options.start, options.backfill_days)
-        window = plan_window(world, start, end, keep_tail=options.live and options.start is None)
+        window = plan_window(world, start, end, keep_tail=options.live and options.start is None, now=now)
         stats = write_window(connection, window, stop=stop)
         if stop.is_set():
             if stats.written:
@@ -99,10 +104,10 @@ def run(options: SimOptions, connection: redis.Redis, reference_dir: Path,
                             stats.written)
             return
         tail = window.tail
-        log.info("simulator: backfilled %s days (%s cases accepted): %s entries in %.1f s", options.backfill_days,
-                 stats.accepted, stats.written, time.perf_counter() - t0)
+        log.info("simulator: backfilled %s days (%s cases accepted, %s stuck): %s entries in %.1f s",
+                 options.backfill_days, stats.accepted, stats.stuck, stats.written, time.perf_counter() - t0)
     if options.live and not stop.is_set():
-        now = time.time()
+        now = time.time()  # the backfill took a while: live mode catches up from its end
         engine = LiveEngine(world, tail.end if tail else int(now), tail)
         if tail is None:
             publish_many(connection, engine.registrations())

@@ -8,11 +8,11 @@ from data_feed.simulator.geography import District
 
 
 class EventBuilder:
-    """Builds contract entries for one district and seed, with deterministic event ids."""
+    """Builds contract entries for one district and run (``tag``: seed and run), with deterministic event ids."""
 
-    def __init__(self, district: District, seed: int) -> None:
+    def __init__(self, district: District, tag: int | str) -> None:
         self.district = district
-        self.prefix = f"sim-{seed}"
+        self.prefix = f"sim-{tag}"
         self.iso = IsoFormatter()
 
     def registration(self, checkpoint: int, ts: int) -> dict[str, str]:

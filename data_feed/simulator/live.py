@@ -1,10 +1,12 @@
-"""Live mode: the simulated district in (accelerated) real time, written as it happens."""
+"""Live mode: the simulated district in (accelerated) real time, written as it happens.
+
+It draws from the same model as the backfill (``World.plan`` of each day), only paced by the clock.
+"""
 
 from __future__ import annotations
 
 import heapq
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -14,19 +16,14 @@ import redis
 
 from data_feed.publish import publish_many
 from data_feed.simulator.backfill import POSITIONS_MAXLEN, Tail, render
-from data_feed.simulator.cases import Quotas, set_rating
 from data_feed.simulator.clock import day_of
 from data_feed.simulator.patrol import RoundPlan
-from data_feed.simulator.presets import SEED_FIGURES
 from data_feed.simulator.world import Pending, World
 
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 """Real seconds between two writes in live mode."""
-
-STUCK_SHARE = 0.02
-"""Share of dispatched cases left open in live mode (they become overdue)."""
 
 BACKOFF_INITIAL_S = 0.5
 """First retry delay after a lost Redis connection or a read timeout."""
@@ -38,10 +35,10 @@ BACKOFF_MAX_S = 15.0
 class LiveEngine:
     """Produces the entries of simulated time, tick by tick, from ``start`` on."""
 
-    def __init__(self, world: World, start: int, tail: Tail | None = None) -> None:
+    def __init__(self, world: World, start: int, tail: Tail | None = None, *, positions: bool = True) -> None:
         self.world = world
+        self.with_positions = positions  # tools measuring case rates over simulated weeks turn them off
         self.cursor = start  # everything at or before the cursor has been produced
-        self.rng = random.Random(f"{world.key}:live:{start}")
         self.heap: list[Pending] = []
         self.rounds: list[RoundPlan] = []
         self.seq = 0
@@ -50,11 +47,9 @@ class LiveEngine:
             heapq.heapify(self.heap)
             self.rounds = list(tail.rounds)
             self.next_day = tail.next_day
-            self.quotas = tail.quotas
             self.seq = max((item[1] for item in self.heap), default=0)
         else:
             self.next_day = day_of(start)
-            self.quotas = Quotas()
 
     def registrations(self) -> list[dict[str, str]]:
         """``checkpoint.registered`` for every checkpoint, stamped at the start (ids make repeats harmless)."""
@@ -64,8 +59,7 @@ class LiveEngine:
     def _plan_next_day(self) -> None:
         world = self.world
         day = self.next_day
-        plan = world.plan(day, world.preset.cases_per_day * world.volume_weight(day), self.quotas,
-                          (self.cursor + 1, 2 ** 62))
+        plan = world.plan(day)
         for r in plan.rounds:
             for ts, c in r.visits:
                 if ts > self.cursor:
@@ -73,13 +67,11 @@ class LiveEngine:
             if r.t_end > self.cursor:
                 self.rounds.append(r)
         for case in plan.cases:
-            if case.cut_at and self.rng.random() < STUCK_SHARE:
-                del case.steps[case.cut_at:]
+            if case.ts <= self.cursor:
+                continue  # reported before live mode started (a backfill wrote it, or it is not continued)
             self._push((case.ts, 0, "report", case, 0))
-            for n, (ts, etype, fields) in enumerate(case.steps):
-                if etype == "case.rated":
-                    set_rating(fields, self.rng.random() < SEED_FIGURES["satisfaction_rate"], self.rng)
-                self._push((ts, 0, "step", case, n))
+            for n, step in enumerate(case.steps):
+                self._push((step[0], 0, "step", case, n))
         self.next_day = day + timedelta(days=1)
 
     def _push(self, item: Pending) -> None:
@@ -97,7 +89,7 @@ class LiveEngine:
             items.append(heapq.heappop(self.heap))
         active = []
         for r in self.rounds:
-            if r.t0 <= to:
+            if r.t0 <= to and self.with_positions:
                 route = self.world.routes[r.grid]
                 for ts, lat, lon, speed, battery in r.positions(route, self.cursor + 1, to + 1):
                     items.append((ts, 0, "pos", (r, (lat, lon, speed, battery)), 0))

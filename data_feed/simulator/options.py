@@ -28,11 +28,15 @@ class SimOptions:
     """Simulated seconds per real second in live mode."""
     reference_dir: Path | None = None
     """Where to write the reference files (None: the folder the caller passes)."""
+    run: str = ""
+    """Tag of the run in case and event ids ("": derived from the first simulated second)."""
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"preset {self.preset!r} is unknown: use one of {', '.join(sorted(PRESETS))}")
         if not (math.isfinite(self.speed) and self.speed > 0):
             raise ValueError(f"--speed={self.speed} must be a number > 0 (e.g. 60 runs a minute per second)")
+        if self.run and not (self.run.isascii() and self.run.isalnum()):
+            raise ValueError(f"--run={self.run!r} must be letters and digits (it goes into case ids)")
         if not (math.isfinite(self.backfill_days) and self.backfill_days >= 0):
             raise ValueError(f"--backfill={self.backfill_days} must be a number of days >= 0")

@@ -2,7 +2,9 @@
 
 Each warden walks a snake through the cells of their grid (a plausible street-by-street
 path), detouring to each checkpoint, dwelling there to inspect it; after the checkpoints the
-warden keeps patrolling the grid until the round has lasted at least two hours.
+warden keeps patrolling the grid until the round has lasted at least two hours. Some rounds
+start late, some are cut short (partial: only the checkpoints reached are inspected) and a
+few are not walked at all (missed), at the rates of ``params.ModelParams``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from data_feed.simulator.geography import M_PER_DEG_LAT, M_PER_DEG_LON, District
+from data_feed.simulator.params import ModelParams
 
 POSITION_INTERVAL_S = 10
-"""A position every 10 s of simulated time while on patrol."""
+"""Rounds start on a multiple of 10 s (each handheld then reports every ``RoundPlan.interval`` s)."""
 
 MIN_ROUND_S = 2 * 3600
 """Each round lasts at least two hours (the seed)."""
@@ -26,6 +29,15 @@ MORNING = (7 * 3600 + 30 * 60, 9 * 3600 + 15 * 60, 11 * 3600 + 55 * 60)
 
 AFTERNOON = (13 * 3600 + 30 * 60, 15 * 3600, 17 * 3600 + 50 * 60)
 """Afternoon round: earliest start, latest start, must end by."""
+
+LATE_BY_S = (10 * 60, 30 * 60)
+"""A late round starts this much after the latest scheduled start."""
+
+PARTIAL_SHARE_WALKED = (0.3, 0.85)
+"""A partial round inspects this share of its checkpoints (at least one), then ends."""
+
+STATUSES = ("done", "late", "partial", "missed")
+"""A round's status: on time and complete, started late (complete), cut short, not walked."""
 
 OFFLINE_SHARE = 0.03
 """Share of rounds during which the handheld drops offline for a while (no positions)."""
@@ -85,13 +97,17 @@ class RoundPlan:
     visits: list[tuple[int, int]] = field(default_factory=list)  # (ts, checkpoint)
     offline: tuple[int, int] = (0, 0)
     battery0: float = 100.0
+    status: str = "done"
+    interval: int = POSITION_INTERVAL_S
 
     def positions(self, route: Route, t_from: int, t_to: int) -> Iterator[tuple[int, float, float, float, float]]:
-        """(ts, lat, lon, speed_mps, battery) every 10 s in [t_from, t_to) ∩ round, minus offline."""
+        """(ts, lat, lon, speed_mps, battery) every ``interval`` s in [t_from, t_to) ∩ round, minus offline."""
+        if self.status == "missed":
+            return
         start = max(t_from, self.t0)
-        phase = (start - self.t0) % POSITION_INTERVAL_S
+        phase = (start - self.t0) % self.interval
         if phase:
-            start += POSITION_INTERVAL_S - phase
+            start += self.interval - phase
         end = min(t_to, self.t_end)
         if start >= end:
             return
@@ -109,7 +125,7 @@ class RoundPlan:
             t = leave
         lap_end = t
         k = 0
-        for ts in range(start, end, POSITION_INTERVAL_S):
+        for ts in range(start, end, self.interval):
             if self.offline[0] <= ts < self.offline[1]:
                 continue
             battery = max(5.0, self.battery0 - (ts - self.t0) / 3600 * 4.0)
@@ -141,16 +157,24 @@ class RoundPlan:
                 yield ts, a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, self.speed, battery
 
 
-def plan_rounds(district: District, routes: list[Route], day0: int, rng: random.Random) -> list[RoundPlan]:
-    """Both rounds of every warden on the day starting at epoch ``day0``."""
+def plan_rounds(district: District, routes: list[Route], day0: int, rng: random.Random,
+                params: ModelParams | None = None) -> list[RoundPlan]:
+    """Both rounds of every warden on the day starting at epoch ``day0`` (missed ones have no visits)."""
+    p = params or ModelParams()
+    status_w = (1.0 - p.late_share - p.partial_share - p.missed_share, p.late_share, p.partial_share,
+                p.missed_share)
     plans: list[RoundPlan] = []
     for g, grid in enumerate(district.grids):
         route = routes[g]
         for index, (earliest, latest, end_by) in enumerate((MORNING, AFTERNOON)):
+            status = rng.choices(STATUSES, weights=status_w)[0]
             speed = rng.uniform(0.9, 1.4)
             dwell = [rng.randrange(150, 540) for _ in route.stops]
+            if status == "late":
+                earliest = latest + rng.randrange(*LATE_BY_S)
+                latest = earliest
             available = end_by - earliest - 600
-            if route.cum[-1] / speed > 0.75 * available:  # a large village grid: walk briskly
+            if route.cum[-1] / speed > 0.75 * available:  # a large village grid (or a late start): walk briskly
                 speed = min(1.8, route.cum[-1] / (0.75 * available))
             spare = available - route.cum[-1] / speed
             if sum(dwell) > spare:  # many checkpoints: shorter inspections
@@ -160,8 +184,15 @@ def plan_rounds(district: District, routes: list[Route], day0: int, rng: random.
             latest_start = min(latest, end_by - duration)
             offset = rng.randrange(earliest, max(earliest, latest_start) + 1)
             t0 = day0 + offset - offset % POSITION_INTERVAL_S
+            if t0 + duration > day0 + end_by:  # a late start: the round still ends in its half of the day
+                duration = max(MIN_ROUND_S, day0 + end_by - t0)
             plan = RoundPlan(g, grid.warden_id, index, t0, t0 + duration, speed, dwell,
-                             battery0=rng.uniform(70, 100) if index == 0 else rng.uniform(45, 95))
+                             battery0=rng.uniform(70, 100) if index == 0 else rng.uniform(45, 95),
+                             status=status, interval=rng.choice(p.position_intervals))
+            if status == "missed":
+                plan.t_end = t0
+                plans.append(plan)
+                continue
             # Visit times: arrival at each stop plus its dwell (the inspection is completed then).
             stop_at = {w: (c, d) for (w, c), d in zip(route.stops, dwell, strict=True)}
             t = float(t0)
@@ -172,8 +203,12 @@ def plan_rounds(district: District, routes: list[Route], day0: int, rng: random.
                     c, d = stop_at[w]
                     t += d
                     plan.visits.append((int(t), c))
+            if status == "partial" and plan.visits:  # called away: ends a little after its last inspection
+                plan.visits = plan.visits[:max(1, int(len(plan.visits) * rng.uniform(*PARTIAL_SHARE_WALKED)))]
+                plan.t_end = min(plan.t_end, plan.visits[-1][0] + rng.randrange(300, 900))
+                duration = plan.t_end - t0
             if rng.random() < OFFLINE_SHARE:
-                gap_start = rng.randrange(t0, t0 + duration - 600)
+                gap_start = rng.randrange(t0, t0 + max(duration - 600, 1))
                 plan.offline = (gap_start, gap_start + rng.randrange(600, 2400))
             plans.append(plan)
     return plans

@@ -12,7 +12,7 @@ SEED_FIGURES: dict[str, float] = {
     "closure_rate": 0.9462,
     "satisfaction_rate": 0.9175,
 }
-"""The seed's May figures (district, 31 days), which the district preset is calibrated to."""
+"""The seed's May figures (district, 31 days), which the model is fitted to (``bench.fit_calibration``)."""
 
 SEED_DAYS = 31
 """The seed's figures cover May: 31 days."""
@@ -20,7 +20,7 @@ SEED_DAYS = 31
 
 @dataclass(frozen=True)
 class Preset:
-    """Sizes of a simulated district; case rates scale with the number of checkpoints."""
+    """Sizes of a simulated district; the model's case rates scale with the number of checkpoints."""
 
     name: str
     streets: int
@@ -35,15 +35,6 @@ class Preset:
     def scale(self) -> float:
         """Size relative to the seed district (by checkpoints)."""
         return self.checkpoints / 3319
-
-    @property
-    def cases_per_day(self) -> float:
-        """Accepted cases per day, from the seed's May total."""
-        return SEED_FIGURES["accepted"] / SEED_DAYS * self.scale
-
-    def rate(self, figure: str) -> float:
-        """Share of accepted cases for a count figure of the seed (e.g. 'citizen_reported')."""
-        return SEED_FIGURES[figure] / SEED_FIGURES["accepted"]
 
 
 PRESETS: dict[str, Preset] = {
