@@ -211,3 +211,29 @@ def test_two_simulators_in_one_redis_share_no_id(redis_conn: redis.Redis) -> Non
     assert sum(reported.values()) == first.by_type["case.reported"] + second.by_type["case.reported"]
     event_ids = Counter(e["event_id"] for e in stream_events(redis_conn) if e["type"] != "checkpoint.registered")
     assert max(event_ids.values()) == 1
+
+
+def test_citizen_reports_lie_inside_their_grid() -> None:
+    """A report placed between two checkpoints of a concave grid must not fall outside it (the
+    dashboard would then count the case under no street)."""
+    import random
+
+    import shapely
+    import shapely.geometry
+
+    from data_feed.simulator.cases import _citizen_case
+    from data_feed.simulator.params import load_params
+    from data_feed.simulator.presets import PRESETS
+    from data_feed.simulator.world import World
+
+    district = World(PRESETS["district"], 1).district
+    params = load_params()
+    rng = random.Random(5)
+    shapes = [shapely.geometry.shape(g.geometry()) for g in district.grids]
+    outside = 0
+    for n in range(3000):
+        grid = n % len(district.grids)
+        case = _citizen_case(district, "hotline", 0, district.checkpoints[district.grid_checkpoints[grid][0]].category,
+                             grid, params, rng)
+        outside += not shapely.contains_xy(shapes[grid], case.lon, case.lat)
+    assert outside == 0

@@ -11,6 +11,10 @@ import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
+import shapely.geometry
 
 from data_feed.simulator import catalog
 from data_feed.simulator.geography import District
@@ -150,6 +154,11 @@ def plan_day(district: District, rounds: list[RoundPlan], day0: int, weekday: in
     return cases
 
 
+def _inside(area: Any, lat: float, lon: float) -> bool:
+    """Whether a point lies inside an area's polygons (so the dashboard can place the case)."""
+    return bool(shapely.contains_xy(shapely.geometry.shape(area.geometry()), lon, lat))
+
+
 def _citizen_case(district: District, channel: str, ts: int, category: int, grid: int, p: ModelParams,
                   rng: random.Random) -> CasePlan:
     """A citizen report near the facilities of ``grid``: between two of its checkpoints."""
@@ -160,6 +169,8 @@ def _citizen_case(district: District, channel: str, ts: int, category: int, grid
     f = rng.uniform(0.0, 0.5)
     lat, lon = a.lat + (b.lat - a.lat) * f, a.lon + (b.lon - a.lon) * f
     g = district.grids[grid]
+    if not _inside(g, lat, lon):
+        lat, lon = a.lat, a.lon  # the grid is concave there: report at the checkpoint (no extra draw)
     case = CasePlan("", ts, channel, category, _priority(cats[category], p, rng, 0.5), round(lat, 6), round(lon, 6),
                     g.street, grid)
     comm = district.communities[g.community]
