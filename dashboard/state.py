@@ -189,11 +189,16 @@ class State:
         registry = self.registry
         max_future = self.ingestion.max_future_s or float("inf")
         max_age = self.ingestion.max_age_s or float("inf")
+        # every entry of the batch was written between its first and last id: a ts inside
+        # [last - max_age, first + max_future] is inside its own entry's window too
+        latest_ok = entry_ms(entries[0][1]) / 1000.0 + max_future
+        earliest_ok = entry_ms(entries[-1][1]) / 1000.0 - max_age
         applied = 0
         for entry in entries:
             fields = entry[2]
             pos = fast_position(fields)
-            if pos is not None and not (-max_age <= pos[3] - entry_ms(entry[1]) / 1000.0 <= max_future):
+            if pos is not None and not (earliest_ok <= pos[3] <= latest_ok) \
+                    and not (-max_age <= pos[3] - entry_ms(entry[1]) / 1000.0 <= max_future):
                 pos = None  # too far from its entry's time: take the long path for the precise reason
             if pos is None:
                 try:

@@ -71,7 +71,9 @@ def contribution(case: Case | None) -> Contribution:
     if case.rating_day is not None:
         rating = (case.rating_day, groups, (1, int(bool(case.satisfied))))
     closure = None
-    if closed and case.closed_day is not None:
+    # a closure on the report day itself is inside every period that counts the case: only
+    # later closures can fall after a period's end (most cases close the day they are reported)
+    if closed and case.closed_day is not None and case.closed_day > case.day:
         closure = ((case.day, case.closed_day), groups, (flags[CLOSED_AT], flags[ON_TIME_AT]))
     return (case.day, groups, flags), rating, closure
 
