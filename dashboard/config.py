@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,6 @@ class Config:
     max_age_days: float
     case_retention_days: float
     history_days: int
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 def _number(raw: Mapping[str, Any], name: str, kind: type, lo: float, hi: float | None = None) -> Any:
@@ -199,5 +198,4 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         max_age_days=_number(raw, "MAX_AGE_DAYS", float, 1),
         case_retention_days=_number(raw, "CASE_RETENTION_DAYS", float, 1),
         history_days=_number(raw, "HISTORY_DAYS", int, 31),
-        raw=raw,
     )

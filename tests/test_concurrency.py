@@ -9,8 +9,9 @@ from pathlib import Path
 
 import redis
 
+from callbacks.wall import tick
 from dashboard import create_app, views
-from dashboard.app import runtime_of
+from dashboard.app import runtime_of, wall_model_of
 from data_feed.publish import publish_many
 from tests.events import CST, case_event, iso, report
 
@@ -50,6 +51,7 @@ def test_readers_and_a_full_speed_consumer_raise_nothing(redis_conn: redis.Redis
     app = create_app({"REDIS_URL": redis_url, "DATA_DIR": str(tmp_path), "BLOCK_MS": 50, "READ_COUNT": 200,
                       "POSITION_LOOKBACK_S": 10**7})
     rt = runtime_of(app)
+    model = wall_model_of(app)
     errors: list[BaseException] = []
     reads = [0]
     stop = threading.Event()
@@ -68,6 +70,7 @@ def test_readers_and_a_full_speed_consumer_raise_nothing(redis_conn: redis.Redis
                 views.patrol_coverage(rt, now)
                 views.warden_positions(rt, now)
                 views.alert_page(rt, now, 50)
+                tick(model, {"lang": "zh"}, None, now)  # a wall viewer's tick, from scratch each time
                 reads[0] += 1
             except BaseException as exc:  # noqa: BLE001 - every failure counts
                 errors.append(exc)
