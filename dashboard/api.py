@@ -89,7 +89,7 @@ LIVE_ROUTES = frozenset({"api.kpis", "api.alerts", "api.checkpoints"})
 """Endpoints that answer 503 until the history has been read (never partial numbers)."""
 
 
-def _stream_lag(runtime: Runtime, stream: str, now: float) -> dict[str, Any]:
+def _stream_lag(runtime: Runtime, stream: str) -> dict[str, Any]:
     """Where the consumer stands on ``stream``: entries behind, not id times (bytes-safe reads)."""
     raw = runtime.consumer.raw
     length = int(raw.xlen(stream))
@@ -142,7 +142,7 @@ def healthz() -> tuple[Response, int]:
     body["last_event_age_s"] = None if last is None else round(now - last, 3)
     try:
         runtime.redis.ping()
-        streams = {name: _stream_lag(runtime, name, now) for name in
+        streams = {name: _stream_lag(runtime, name) for name in
                    (runtime.config.events_stream, runtime.config.positions_stream)}
         body["streams"] = streams
         body["deadletter_length"] = runtime.redis.xlen(runtime.config.deadletter_stream)

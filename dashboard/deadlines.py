@@ -62,13 +62,12 @@ class DeadlineIndex:
                 self._remove(case.case_id, old)
             return
         deadline = case.deadline
-        if old is not None and old.deadline == deadline and old.groups == groups \
-                and old.alert_key[0] == (0 if case.priority == HAZARD else 1):
+        rank = 0 if case.priority == HAZARD else 1
+        if old is not None and old.deadline == deadline and old.groups == groups and old.alert_key[0] == rank:
             return  # the usual event: nothing that orders the case changed
         if old is not None:
             self._remove(case.case_id, old)
-        entry = _Entry(deadline, groups, (0 if case.priority == HAZARD else 1, deadline, case.case_id),
-                       case.near_at(self.near_fraction))
+        entry = _Entry(deadline, groups, (rank, deadline, case.case_id), case.near_at(self.near_fraction))
         self._entries[case.case_id] = entry
         key = (deadline, case.case_id)
         for group in groups:
@@ -76,7 +75,7 @@ class DeadlineIndex:
             if index is None:
                 index = self.by_group[group] = SortedList()
             index.add(key)
-        if entry.alert_key[0] == 0 or entry.near_at <= self.horizon:
+        if rank == 0 or entry.near_at <= self.horizon:
             self.alerting.add(entry.alert_key)
             entry.listed_at = old.listed_at if old is not None and old.listed_at is not None else time.time()
         else:

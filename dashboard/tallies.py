@@ -125,16 +125,13 @@ class Tallies:
             for i, d in changes:
                 cell[i] += d
 
-    def prune(self, before: date) -> int:
-        """Forget the days before ``before`` (beyond the KPI window); return how many went."""
-        gone = 0
+    def prune(self, before: date) -> None:
+        """Forget the days reported (or rated) before ``before``: beyond the KPI window."""
         for table in (self.cases, self.ratings):
             for day in [d for d in table if d < before]:
                 del table[day]
-                gone += 1
         for key in [k for k in self.closures if k[0] < before]:
             del self.closures[key]
-        return gone
 
     def totals(self, start: date | None, end: date | None, closed_by: date | None = None,
                ) -> tuple[dict[Group, list[int]], dict[Group, list[int]]]:
