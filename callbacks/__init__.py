@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from callbacks import wall
+from callbacks import router, wall
 
 if TYPE_CHECKING:
     import dash
@@ -12,6 +13,8 @@ if TYPE_CHECKING:
     from dashboard.wall_model import WallModel
 
 
-def register(app: dash.Dash, wall_model: WallModel) -> None:
+def register(app: dash.Dash, wall_model: WallModel,
+             render: Callable[[str, dict[str, str]], Any]) -> None:
     """Register every callback of the dashboard on ``app`` (never on the global dash registry)."""
+    router.register(app, render)
     wall.register(app, wall_model)

@@ -6,18 +6,24 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import dash
 import redis
+from dash import html
+from flask import has_request_context, request
 
 from dashboard import http, metrics
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
+from dashboard.pages import match
 from dashboard.reference import Reference, load_reference
 from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
 from dashboard.wall_model import WallModel
 from data_feed.connection import connect_url, start_embedded
-from layouts.wall import WallSettings
+from layouts.i18n import normalize_lang
+from layouts.router import PageLayout, not_found, root_layout
+from layouts.wall import WallSettings, wall_layout
 
 WALL_EXTENSION_KEY = "grid.wall"
 """Key of the wall's read model in ``flask_app.extensions``."""
@@ -41,6 +47,38 @@ def wall_settings(config: Config, reference: Reference) -> WallSettings:
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         district_view=reference.district_view,
         boundaries={level: reference.boundaries_geojson(level) for level in ("district", "street", "community")})
+
+
+def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
+    """Each route's layout function (pure: pages fill themselves through their callbacks)."""
+    wall = wall_settings(config, reference)
+    return {"wall": lambda _id, _query: wall_layout(wall)}
+
+
+def render_page(pages: Mapping[str, PageLayout], path: str, query: Mapping[str, str],
+                default_lang: str) -> Any:
+    """The layout of the page at ``path``, or an in-app 404."""
+    found = match(path)
+    if found is None or found[0] not in pages:
+        return not_found(path, normalize_lang(query.get("lang"), default_lang))
+    return pages[found[0]](found[1], query)
+
+
+def serve_layout(pages: Mapping[str, PageLayout], default_lang: str) -> Any:
+    """The layout function Dash calls for each page load: the root with the page rendered.
+
+    The browser asks for the layout from the page itself, so the request's referrer is the
+    page's URL (path and query); without one (a tool fetching the layout) the wall is served.
+    """
+
+    def layout() -> html.Div:
+        path, query = "/", {}
+        if has_request_context() and request.referrer:
+            url = urlsplit(request.referrer)
+            path, query = url.path or "/", dict(parse_qsl(url.query))
+        return root_layout(path, render_page(pages, path, query, default_lang))
+
+    return layout
 
 
 def create_app(config: Mapping[str, Any] | None = None, *,
@@ -68,10 +106,13 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     metrics.install(app, runtime)
 
     from callbacks import register as register_callbacks
-    from layouts.wall import serve_layout
 
-    app.layout = serve_layout(wall_settings(cfg, reference))
-    register_callbacks(app, wall)
+    pages = page_layouts(cfg, reference)
+    app.layout = serve_layout(pages, cfg.lang)
+    # every page's components, so callbacks of pages not on screen still validate
+    app.validation_layout = html.Div(  # type: ignore[assignment]  # Dash types it as None
+        [root_layout("/", None), *(fn("", {}) for fn in pages.values())])
+    register_callbacks(app, wall, lambda path, query: render_page(pages, path, query, cfg.lang))
 
     if cfg.start_consumer:
         runtime.start()

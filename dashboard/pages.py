@@ -1,16 +1,49 @@
-"""The pages the app serves, in one list, and the page shown for any other path.
+"""The pages the app serves, in one table, and the page shown for any other path.
 
 Dash answers every GET it has no route for with its index page (a catch-all route), so a
 mistyped URL would show the wall with 200. :mod:`dashboard.http` lets the catch-all answer
-only the paths listed here; a new page registers its path in :data:`PAGES`.
+only the paths routed here; a new page adds its :class:`Route` to :data:`ROUTES` and its
+layout to the app factory's page table.
 """
 
 from __future__ import annotations
 
 import html
+import re
+from dataclasses import dataclass
 
-PAGES: tuple[str, ...] = ("/",)
-"""Paths served by the Dash app (the wall screen at ``/``); every other page path is a 404."""
+
+@dataclass(frozen=True)
+class Route:
+    """A page: ``path`` exactly, or (``prefix``) ``path`` followed by one id segment."""
+
+    name: str
+    path: str
+    prefix: bool = False
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("wall", "/"),
+)
+"""Every page of the Dash app; any other page path is a 404."""
+
+PAGES: tuple[str, ...] = tuple(r.path for r in ROUTES if not r.prefix)
+"""The fixed page paths (the prefixed ones take an id: ``/case/<case_id>``)."""
+
+_ID = re.compile(r"[^/]{1,200}")
+"""One path segment: an id of a case, a department, …"""
+
+
+def match(path: str) -> tuple[str, str] | None:
+    """``(route name, id)`` of the page at ``path`` (id "" for a fixed page), or None."""
+    for route in ROUTES:
+        if not route.prefix:
+            if path == route.path:
+                return route.name, ""
+        elif path.startswith(route.path) and _ID.fullmatch(path[len(route.path):]):
+            return route.name, path[len(route.path):]
+    return None
+
 
 _NOT_FOUND = {
     # A standalone page: the Dash layout and its i18n table are not loaded for an error.
@@ -24,7 +57,7 @@ _PATH_SHOWN = 200
 
 def is_page(path: str) -> bool:
     """True if ``path`` is one of the app's pages."""
-    return path in PAGES
+    return match(path) is not None
 
 
 def not_found_html(path: str, lang: str) -> str:

@@ -1,6 +1,13 @@
-"""Every component id used by the wall screen, in one place (a typo here fails loudly)."""
+"""Every component id of every page, in one place (a typo here fails loudly)."""
 
 from __future__ import annotations
+
+PAGE_URL = "page-url"
+"""dcc.Location of the page router (its pathname picks the page)."""
+PAGE = "page"
+"""Container the router fills with the page's layout."""
+PAGE_PATH = "page-path"
+"""Store with the path whose layout the container holds (the router skips a re-render)."""
 
 URL = "url"
 """dcc.Location: reads ``?kiosk=1`` and ``?lang=en``."""

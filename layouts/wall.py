@@ -123,11 +123,3 @@ def wall_layout(settings: WallSettings) -> html.Div:
         html.Main([html.Section([kpi_panel, map_panel], className="left"), side], className="wall-main"),
     ], id=ids.WALL, className=f"wall lang-{lang}")
 
-
-def serve_layout(settings: WallSettings) -> Callable[[], html.Div]:
-    """Return the layout function Dash calls on every page load (fresh components each time)."""
-
-    def layout() -> html.Div:
-        return wall_layout(settings)
-
-    return layout
