@@ -78,8 +78,21 @@ class Reference:
     units: dict[str, Unit] = field(default_factory=dict)
     district_view: tuple[float, float, int] = DEFAULT_DISTRICT_VIEW
     district_name: tuple[str, str] = ("兴隆台区", "Xinglongtai District")
+    subscriptions: dict[str, frozenset[str]] = field(default_factory=dict)
     geojson: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     indexes: dict[str, ShapeIndex[Area]] = field(default_factory=dict, repr=False)
+
+    def departments(self) -> dict[str, Unit]:
+        """Units of type ``department`` by id."""
+        return {k: u for k, u in self.units.items() if u.unit_type == "department"}
+
+    def subscribed_categories(self, department_id: str) -> frozenset[str]:
+        """Categories a department follows: ``subscriptions.json`` when it lists the
+        department, else the categories it is responsible for (``department_id`` in categories.json)."""
+        listed = self.subscriptions.get(department_id)
+        if listed is not None:
+            return listed
+        return frozenset(c.category_id for c in self.categories.values() if c.department_id == department_id)
 
     def build_indexes(self) -> None:
         """Index the boundaries for :meth:`locate` (called once the areas are loaded)."""
@@ -171,6 +184,19 @@ def load_reference(folder: Path | None) -> Reference:
             except (KeyError, TypeError) as exc:
                 raise ConfigError(f"reference file {path}: entry #{n} is incomplete ({exc!r})") from exc
             ref.units[unit.unit_id] = unit
+    path = folder / "subscriptions.json"
+    if path.exists():
+        doc = _read_json(path)
+        if not isinstance(doc, dict) or not all(
+                isinstance(v, list) and all(isinstance(c, str) for c in v) for v in doc.values()):
+            raise ConfigError(f"reference file {path} must map each department id to a list of "
+                              "category ids, e.g. {\"D01\": [\"C001\", \"C002\"]}")
+        for dept, cats in doc.items():
+            unknown = [c for c in cats if ref.categories and c not in ref.categories]
+            if unknown:
+                raise ConfigError(f"reference file {path}: department {dept!r} subscribes to unknown "
+                                  f"categories {unknown[:5]}; fix the ids or add them to categories.json")
+            ref.subscriptions[str(dept)] = frozenset(cats)
     path = folder / "district.json"
     if path.exists():
         doc = _read_json(path)
