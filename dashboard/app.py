@@ -22,6 +22,7 @@ from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
 from dashboard.wall_model import WallModel
 from data_feed.connection import connect_url, start_embedded
 from layouts.i18n import normalize_lang
+from layouts.leaders import ReportSettings, leaders_layout
 from layouts.router import PageLayout, not_found, root_layout
 from layouts.wall import WallSettings, wall_layout
 
@@ -49,10 +50,20 @@ def wall_settings(config: Config, reference: Reference) -> WallSettings:
         boundaries={level: reference.boundaries_geojson(level) for level in ("district", "street", "community")})
 
 
+def report_settings(config: Config, reference: Reference) -> ReportSettings:
+    """The plain settings the report pages (leaders, case files, departments) need."""
+    return ReportSettings(
+        lang=config.lang, tile_url=config.tile_url, tile_attribution=config.tile_attribution,
+        district_view=reference.district_view,
+        boundaries={level: reference.boundaries_geojson(level) for level in ("street", "community", "grid")})
+
+
 def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
     """Each route's layout function (pure: pages fill themselves through their callbacks)."""
     wall = wall_settings(config, reference)
-    return {"wall": lambda _id, _query: wall_layout(wall)}
+    report = report_settings(config, reference)
+    return {"wall": lambda _id, _query: wall_layout(wall),
+            "leaders": lambda _id, query: leaders_layout(report, query)}
 
 
 def render_page(pages: Mapping[str, PageLayout], path: str, query: Mapping[str, str],
@@ -112,7 +123,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     # every page's components, so callbacks of pages not on screen still validate
     app.validation_layout = html.Div(  # type: ignore[assignment]  # Dash types it as None
         [root_layout("/", None), *(fn("", {}) for fn in pages.values())])
-    register_callbacks(app, wall, lambda path, query: render_page(pages, path, query, cfg.lang))
+    register_callbacks(app, runtime, wall, lambda path, query: render_page(pages, path, query, cfg.lang))
 
     if cfg.start_consumer:
         runtime.start()

@@ -24,6 +24,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("wall", "/"),
+    Route("leaders", "/leaders"),
 )
 """Every page of the Dash app; any other page path is a 404."""
 

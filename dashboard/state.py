@@ -298,9 +298,9 @@ class State:
             cp = self.registry.inspect(d, event.ts)
             if case_id:
                 if case is None:
-                    self.ingestion.hint(case_id, cp.checkpoint_id, ms)
+                    self.ingestion.hint(case_id, (cp.checkpoint_id, d["warden_id"], event.ts), ms)
                 else:
-                    self.book.link_checkpoint(case_id, cp.checkpoint_id)
+                    self.book.link_checkpoint(case_id, (cp.checkpoint_id, d["warden_id"], event.ts))
         elif event.type == _REPORTED:
             self.book.report(event, self.ingestion.take_hint(d["case_id"]))
         elif event.type == _REGISTERED:

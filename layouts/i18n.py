@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from layouts.leaders_text import LEADERS_STRINGS
+
 LANGS = ("zh", "en")
 """Supported languages; the first is the default."""
 
-STRINGS: Mapping[str, Mapping[str, str]] = {
+WALL_STRINGS: Mapping[str, Mapping[str, str]] = {
     "zh": {
         "title": "兴隆台区网格化指挥中心",
         "subtitle": "创城实测点实时监控",
@@ -139,6 +141,11 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
 }
 """The string table: ``STRINGS[lang][key]``."""
 
+
+# Every page's strings in one table (each page keeps its own in ``layouts/<page>_text.py``).
+STRINGS: Mapping[str, Mapping[str, str]] = {
+    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang]} for lang in LANGS
+}
 
 def normalize_lang(value: str | None, default: str = "zh") -> str:
     """Map a ``lang`` query value (``en``, ``zh-CN``, ``zh`` …) to a supported language."""

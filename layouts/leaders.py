@@ -1,0 +1,132 @@
+"""The leadership page at ``/leaders``: a period and an area in the URL, figures, trends,
+rankings with grades, categories, departments, patrol compliance; every table exportable.
+
+Pure: the layout is a skeleton; :mod:`callbacks.leaders` fills it from the scope store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_leaflet as dl
+from dash import dcc, html
+
+from layouts import ids
+from layouts.i18n import normalize_lang, t
+
+PERIOD_CHOICES = ("today", "7d", "30d", "month", "last_month", "custom")
+"""The period picker's options, in order."""
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the report pages need, as plain data (built once by the app factory)."""
+
+    lang: str = "zh"
+    tile_url: str = ""
+    tile_attribution: str = ""
+    district_view: tuple[float, float, int] = (41.12, 122.07, 13)
+    boundaries: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+
+
+def page_header(title_key: str, lang: str, extra: Any = None) -> html.Header:
+    """The header every report page shares: title, navigation and the language switch."""
+    other = "en" if lang == "zh" else "zh"
+    return html.Header([
+        html.H1(t(title_key, lang)),
+        html.Nav([
+            html.A(t("nav.wall", lang), href=f"/?lang={lang}", className="nav-link"),
+            html.A(t("nav.leaders", lang), href=f"/leaders?lang={lang}", className="nav-link"),
+            html.A(t("lang_switch", lang) if lang == "zh" else "中文", id="report-lang-link",
+                   href=f"?lang={other}", className="nav-link lang-link"),
+        ], className="report-nav"),
+        extra,
+    ], className="report-header")
+
+
+def grid_table(component_id: str, lang: str, height: str = "360px") -> dag.AgGrid:
+    """An AG Grid with sorting and filtering on every column (rows and columns come later)."""
+    return dag.AgGrid(
+        id=component_id, rowData=[], columnDefs=[],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
+        dashGridOptions={"animateRows": False, "suppressCellFocus": True,
+                         "localeText": {"noRowsToShow": "无数据" if lang == "zh" else "No rows"}},
+        columnSize="responsiveSizeToFit", className="report-grid",
+        style={"height": height, "width": "100%"})
+
+
+def export_links(table: str, lang: str, csv_id: str | None = None) -> html.Div:
+    """CSV and XLSX download links of one table (their hrefs follow the scope)."""
+    csv_kwargs: dict[str, Any] = {"id": csv_id} if csv_id else {}
+    return html.Div([
+        html.A(t("export.csv", lang), href="#", className="export-link",
+               **(csv_kwargs or {"id": {"type": ids.EXPORT, "table": table, "format": "csv"}})),
+        html.A(t("export.xlsx", lang), href="#", className="export-link",
+               id={"type": ids.EXPORT, "table": table, "format": "xlsx"}),
+    ], className="export-links")
+
+
+def _section(title: Any, body: Any, export: str | None = None, lang: str = "zh",
+             csv_id: str | None = None, class_name: str = "") -> html.Section:
+    head: list[Any] = [html.H2(title)]
+    if export:
+        head.append(export_links(export, lang, csv_id))
+    return html.Section([html.Div(head, className="section-head"), body],
+                        className=f"report-section {class_name}".strip())
+
+
+def period_picker(query: Mapping[str, str], lang: str) -> html.Div:
+    """The period dropdown (``id="period"``) and the custom date range."""
+    custom = bool(query.get("from") or query.get("to"))
+    value = "custom" if custom else (query.get("period") or "30d")
+    if value not in PERIOD_CHOICES:
+        value = "30d"
+    return html.Div([
+        html.Label(t("period.label", lang), htmlFor=ids.PERIOD),
+        dcc.Dropdown(id=ids.PERIOD, value=value, clearable=False, searchable=False,
+                     options=[{"label": t(f"period.opt.{p}", lang), "value": p} for p in PERIOD_CHOICES],
+                     className="period-dropdown"),
+        dcc.DatePickerRange(id=ids.PERIOD_RANGE, start_date=query.get("from") or None,
+                            end_date=query.get("to") or None, display_format="YYYY-MM-DD",
+                            className="period-range" + ("" if custom else " hidden")),
+        html.Span(id=ids.PERIOD_NOTE, className="period-note"),
+    ], className="period-picker")
+
+
+def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.Div:
+    """The leadership page; the scope comes from the URL query."""
+    lang = normalize_lang(query.get("lang"), settings.lang)
+    lat, lon, zoom = settings.district_view
+    children: list[Any] = []
+    if settings.tile_url:
+        children.append(dl.TileLayer(url=settings.tile_url, maxZoom=19,
+                                     attribution=settings.tile_attribution or None))
+    children.append(dl.GeoJSON(id=ids.LEADERS_MAP + "-areas", data=None, zoomToBounds=True,
+                               style={"color": "#1f5f8b", "weight": 2, "fillOpacity": 0.25}))
+    the_map = dl.MapContainer(children, id=ids.LEADERS_MAP, center=[lat, lon], zoom=zoom,
+                              attributionControl=bool(settings.tile_url), className="leaders-map",
+                              style={"height": "420px", "background": "#eef2f5"})
+    return html.Div([
+        dcc.Location(id=ids.LEADERS_URL, refresh=False),
+        dcc.Store(id=ids.SCOPE),
+        page_header("leaders.title", lang, period_picker(query, lang)),
+        html.Nav(id=ids.BREADCRUMB, className="breadcrumb"),
+        html.Div(id=ids.LEADERS_FIGURES, className="figure-tiles"),
+        html.Div([
+            _section(t("section.trend", lang), dcc.Graph(id=ids.TREND_CHART, config={"displaylogo": False},
+                                                         style={"height": "420px"}), class_name="wide"),
+        ], className="report-row"),
+        html.Div([
+            _section(html.Span(id="ranking-title"), grid_table(ids.STREET_RANKING, lang), "ranking", lang,
+                     csv_id=ids.EXPORT_CSV),
+            _section(t("section.map", lang), the_map),
+        ], className="report-row two"),
+        html.Div([
+            _section(t("section.categories", lang), grid_table(ids.CATEGORY_TABLE, lang), "categories", lang),
+            _section(t("section.departments", lang), grid_table(ids.DEPT_TABLE, lang), "departments", lang),
+        ], className="report-row two"),
+        html.Div(id="patrol-slot", className="report-row"),
+    ], className=f"report-page lang-{lang}", lang="en" if lang == "en" else "zh-CN")
