@@ -12,8 +12,9 @@ cost of an event does not grow with the history.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from dashboard.cases import Case, CaseState
@@ -22,60 +23,113 @@ from data_feed.contract import CITIZEN_CHANNELS
 UNASSIGNED = "unassigned"
 """Group key for cases whose street/community could not be determined."""
 
+CHANNELS = ("patrol", "hotline", "wechat", "web", "department")
+"""Report channels, each counted (``ch_<channel>``) for the daily trends."""
+
 CASE_COUNTS = ("accepted", "self_handled", "mobile_disposal", "citizen_reported", "closed",
-               "on_time_closed", "returned")
-"""Counters a case adds to the day it was reported."""
+               "on_time_closed", "returned", "close_s", "processed", "on_time_processed",
+               *(f"ch_{c}" for c in CHANNELS))
+"""Counters a case adds to the day it was reported. ``close_s`` sums the seconds from report to
+close of the closed ones (their mean time to close); ``processed`` counts the cases a unit
+reported done (``case.processed``), ``on_time_processed`` those whose first such report came
+by the deadline (departments' on-time processing)."""
 
 RATING_COUNTS = ("rated", "satisfied")
 """Counters a rating adds to the day it was given."""
 
 Group = tuple[str, str]
-"""(level, key): ("district", ""), ("streets", id), ("communities", id) or ("departments", id)."""
+"""(level, key): ("district", ""), ("streets", id), ("communities", id), ("grids", id),
+("departments", id), ("categories", id), ("street_categories", "street/category"),
+("community_categories", "community/category") and ("<area>_departments", "area/department")."""
+
+LEVELS = ("district", "streets", "communities", "grids", "departments", "categories",
+          "street_categories", "community_categories", "street_departments",
+          "community_departments", "grid_departments")
+"""Every level a case counts in (a query sums only the levels it asks for)."""
+
+CROSS = "/"
+"""Separator of the area and the category in the *_categories keys."""
+
+DURATION_LEVELS = frozenset({"district", "streets", "communities", "grids", "departments",
+                             "street_departments", "community_departments", "grid_departments"})
+"""Levels whose times to close are kept as histograms (for medians)."""
 
 Part = tuple[Any, tuple[Group, ...], tuple[int, ...]]
 """(table key, groups, counters) of one part of a case's contribution."""
 
-Contribution = tuple[Part | None, Part | None, Part | None]
+Contribution = tuple[Part | None, Part | None, Part | None, Part | None]
 """What one case adds: (report-day counters, rating-day counters, (report day, close day)
-closure counters); None where nothing."""
+closure counters, (report day, close day) time-to-close bucket); None where nothing."""
 
 CLOSED_AT = CASE_COUNTS.index("closed")
 ON_TIME_AT = CASE_COUNTS.index("on_time_closed")
+CLOSE_S_AT = CASE_COUNTS.index("close_s")
+
+BUCKET_BASE = 1.1
+"""Width of a time-to-close histogram bucket: each is 10 % wider than the one before, so a
+median read from the histogram is within about 5 % of the exact one."""
 
 DISTRICT: Group = ("district", "")
 
 
 def groups_of(case: Case) -> tuple[Group, ...]:
     """Every group a case counts in."""
-    return (DISTRICT, ("streets", case.street_id or UNASSIGNED),
-            ("communities", case.community_id or UNASSIGNED),
-            *(("departments", d) for d in sorted(case.departments)))
+    street, community = case.street_id or UNASSIGNED, case.community_id or UNASSIGNED
+    grid = case.grid_id or UNASSIGNED
+    departments = sorted(case.departments)  # few cases have any: the cross groups cost little
+    return (DISTRICT, ("streets", street), ("communities", community), ("grids", grid),
+            *(("departments", d) for d in departments),
+            *(("street_departments", f"{street}{CROSS}{d}") for d in departments),
+            *(("community_departments", f"{community}{CROSS}{d}") for d in departments),
+            *(("grid_departments", f"{grid}{CROSS}{d}") for d in departments),
+            ("categories", case.category),
+            ("street_categories", f"{street}{CROSS}{case.category}"),
+            ("community_categories", f"{community}{CROSS}{case.category}"))
+
+
+def bucket_of(seconds: float) -> int:
+    """Histogram bucket of a time to close (bucket 0: up to a minute)."""
+    return max(0, int(math.log(max(seconds, 60.0) / 60.0, BUCKET_BASE)))
+
+
+def bucket_value(bucket: int) -> float:
+    """Seconds a bucket stands for: the geometric middle of its bounds."""
+    return 60.0 * BUCKET_BASE ** (bucket + 0.5) if bucket else 60.0
 
 
 def contribution(case: Case | None) -> Contribution:
     """The counters a case adds now, by the contract's definitions (voided: nothing)."""
     if case is None or case.state is CaseState.VOIDED or case.day is None:
-        return None, None, None
-    closed = case.state is CaseState.CLOSED
+        return None, None, None, None
+    closed = case.state is CaseState.CLOSED and case.closed_at is not None
+    close_s = int(round(case.closed_at - case.reported_at)) if closed and case.closed_at is not None else 0
+    processed = case.processed_at
     flags = (1,
              int("department" not in case.dispatched_types),
              int("mobile_team" in case.dispatched_types),
              int(case.channel in CITIZEN_CHANNELS),
              int(closed),
              int(closed and case.closed_at is not None and case.closed_at <= case.deadline),
-             int(case.returned_count > 0))
+             int(case.returned_count > 0),
+             max(0, close_s),
+             int(processed is not None),
+             int(processed is not None and processed <= case.deadline),
+             *(int(case.channel == c) for c in CHANNELS))
     groups = case.groups
     if groups is None:
         groups = case.groups = groups_of(case)
     rating = None
     if case.rating_day is not None:
         rating = (case.rating_day, groups, (1, int(bool(case.satisfied))))
-    closure = None
+    closure = duration = None
     # a closure on the report day itself is inside every period that counts the case: only
     # later closures can fall after a period's end (most cases close the day they are reported)
     if closed and case.closed_day is not None and case.closed_day > case.day:
-        closure = ((case.day, case.closed_day), groups, (flags[CLOSED_AT], flags[ON_TIME_AT]))
-    return (case.day, groups, flags), rating, closure
+        closure = ((case.day, case.closed_day), groups, (flags[CLOSED_AT], flags[ON_TIME_AT], flags[CLOSE_S_AT]))
+    if closed and case.closed_day is not None:
+        duration = ((case.day, case.closed_day), tuple(g for g in groups if g[0] in DURATION_LEVELS),
+                    (bucket_of(close_s),))
+    return (case.day, groups, flags), rating, closure, duration
 
 
 class Tallies:
@@ -84,13 +138,18 @@ class Tallies:
     def __init__(self) -> None:
         self.cases: dict[date, dict[Group, list[int]]] = defaultdict(dict)
         self.ratings: dict[date, dict[Group, list[int]]] = defaultdict(dict)
-        # (report day, close day) -> closed and on-time closed: "closed as of a past period's end"
+        # (report day, close day) -> closed, on-time closed, seconds to close: "closed as of a
+        # past period's end"
         self.closures: dict[tuple[date, date], dict[Group, list[int]]] = defaultdict(dict)
+        # (report day, close day) -> group -> {time-to-close bucket: cases}: medians
+        self.durations: dict[tuple[date, date], dict[Group, dict[int, int]]] = defaultdict(dict)
 
     def shift(self, before: Contribution, after: Contribution) -> None:
         """Replace a case's old contribution by its new one."""
         if before == after:
             return
+        if before[3] != after[3]:
+            self._move_duration(before[3], after[3])
         for table, old, new in ((self.cases, before[0], after[0]), (self.ratings, before[1], after[1]),
                                 (self.closures, before[2], after[2])):
             if old == new:
@@ -102,6 +161,26 @@ class Tallies:
                 self._add(table, old, -1)
             if new is not None:
                 self._add(table, new, 1)
+
+    def _move_duration(self, old: Part | None, new: Part | None) -> None:
+        for part, sign in ((old, -1), (new, 1)):
+            if part is None:
+                continue
+            key, groups, (bucket,) = part
+            cells = self.durations[key]
+            for group in groups:
+                hist = cells.get(group)
+                if hist is None:
+                    hist = cells[group] = {}
+                n = hist.get(bucket, 0) + sign
+                if n:
+                    hist[bucket] = n
+                else:
+                    del hist[bucket]
+                    if not hist:
+                        del cells[group]
+            if not cells:
+                del self.durations[key]
 
     @staticmethod
     def _add(table: dict[Any, dict[Group, list[int]]], part: Part, sign: int) -> None:
@@ -130,12 +209,15 @@ class Tallies:
         for table in (self.cases, self.ratings):
             for day in [d for d in table if d < before]:
                 del table[day]
-        for key in [k for k in self.closures if k[0] < before]:
-            del self.closures[key]
+        for closing in (self.closures, self.durations):
+            for key in [k for k in closing if k[0] < before]:
+                del closing[key]
 
     def totals(self, start: date | None, end: date | None, closed_by: date | None = None,
+               levels: frozenset[str] | None = None,
                ) -> tuple[dict[Group, list[int]], dict[Group, list[int]]]:
-        """Summed case and rating counters per group over district days ``start``..``end``.
+        """Summed case and rating counters per group over district days ``start``..``end``
+        (of the groups in ``levels`` only, when given).
 
         With ``closed_by`` (the last day of a period that has ended), a case counts as closed
         only when it was closed by the end of that day, not as of now: a published month does
@@ -148,6 +230,8 @@ class Tallies:
                 if (start is not None and day < start) or (end is not None and day > end):
                     continue
                 for group, cell in cells.items():
+                    if levels is not None and group[0] not in levels:
+                        continue
                     acc = summed.get(group)
                     if acc is None:
                         summed[group] = list(cell)
@@ -156,13 +240,71 @@ class Tallies:
                             acc[i] += v
             out.append(summed)
         if closed_by is not None:
-            cases = out[0]
-            for (reported, closed), cells in self.closures.items():
-                if closed <= closed_by or (start is not None and reported < start) \
-                        or (end is not None and reported > end):
-                    continue
-                for group, (n, on_time) in cells.items():
-                    acc = cases[group]  # present: the case's report day put it there
-                    acc[CLOSED_AT] -= n
-                    acc[ON_TIME_AT] -= on_time
+            self._unclose(out[0], start, end, closed_by, levels)
         return out[0], out[1]
+
+    def _unclose(self, cases: dict[Any, list[int]], start: date | None, end: date | None,
+                 closed_by: date, levels: frozenset[str] | None, by_day: bool = False) -> None:
+        """Take out the closures after ``closed_by`` of cases reported in ``start``..``end``
+        (``cases`` keyed by group, or by (day, group) with ``by_day``)."""
+        for (reported, closed), cells in self.closures.items():
+            if closed <= closed_by or (start is not None and reported < start) \
+                    or (end is not None and reported > end):
+                continue
+            for group, (n, on_time, secs) in cells.items():
+                if levels is not None and group[0] not in levels:
+                    continue
+                acc = cases.get((reported, group) if by_day else group)
+                if acc is None:
+                    continue  # a group the caller did not ask for
+                acc[CLOSED_AT] -= n
+                acc[ON_TIME_AT] -= on_time
+                acc[CLOSE_S_AT] -= secs
+
+    def series(self, start: date, end: date, group: Group, closed_by: date | None = None,
+               ) -> dict[date, list[int]]:
+        """Case counters of one group for each day ``start``..``end`` that has any."""
+        out: dict[tuple[date, Group], list[int]] = {}
+        day = start
+        while day <= end:
+            cell = self.cases.get(day, {}).get(group)
+            if cell is not None:
+                out[(day, group)] = list(cell)
+            day += timedelta(days=1)
+        if closed_by is not None:
+            self._unclose(out, start, end, closed_by, frozenset({group[0]}), by_day=True)
+        return {day: cell for (day, _), cell in out.items()}
+
+    def close_time_histograms(self, start: date | None, end: date | None, closed_by: date | None,
+                              levels: frozenset[str]) -> dict[Group, dict[int, int]]:
+        """Time-to-close histograms per group of the cases reported in the period and closed
+        (by ``closed_by`` when given, else by now)."""
+        out: dict[Group, dict[int, int]] = {}
+        for (reported, closed), cells in self.durations.items():
+            if (start is not None and reported < start) or (end is not None and reported > end) \
+                    or (closed_by is not None and closed > closed_by):
+                continue
+            for group, hist in cells.items():
+                if group[0] not in levels:
+                    continue
+                acc = out.setdefault(group, {})
+                for bucket, n in hist.items():
+                    acc[bucket] = acc.get(bucket, 0) + n
+        return out
+
+    def has_days(self, start: date, end: date) -> bool:
+        """True when any case was reported in ``start``..``end`` (for 同比 "where data exists")."""
+        return any(start <= day <= end for day in self.cases)
+
+
+def median_of(hist: dict[int, int]) -> float | None:
+    """Median seconds of a time-to-close histogram (None when empty)."""
+    total = sum(hist.values())
+    if not total:
+        return None
+    seen = 0
+    for bucket in sorted(hist):
+        seen += hist[bucket]
+        if seen * 2 >= total:
+            return bucket_value(bucket)
+    return None  # unreachable: the loop reaches the total
