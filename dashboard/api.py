@@ -47,7 +47,8 @@ class UnknownId(LookupError):
     """A street or community id nobody defines; the message names it."""
 
 
-_ID_LEVELS = {"street": ("streets", "street_id"), "community": ("communities", "community_id")}
+_ID_LEVELS = {"street": ("streets", "street_id"), "community": ("communities", "community_id"),
+              "grid": ("grids", "grid_id")}
 
 
 def _is_known(runtime: Runtime, param: str, key: str) -> bool:
@@ -65,15 +66,15 @@ def _is_known(runtime: Runtime, param: str, key: str) -> bool:
     return any(cp.registered and getattr(cp, attr) == key for cp in checkpoints)
 
 
-def _area_params(runtime: Runtime) -> tuple[str | None, str | None]:
-    """(street, community) query parameters, each None when absent; raises UnknownId."""
+def _area_params(runtime: Runtime, params: tuple[str, ...] = ("street", "community")) -> tuple[str | None, ...]:
+    """The area query parameters (street, community[, grid]), each None when absent; raises UnknownId."""
     found: list[str | None] = []
-    for param in ("street", "community"):
+    for param in params:
         key = request.args.get(param) or None
         if key is not None and not _is_known(runtime, param, key):
             raise UnknownId(f"{param}={key!r} is not a known {param} id")
         found.append(key)
-    return found[0], found[1]
+    return tuple(found)
 
 
 STALL_AFTER_S = 30.0
@@ -112,13 +113,20 @@ def _catching_up(runtime: Runtime) -> dict[str, Any]:
 @bp.before_request
 def _not_before_caught_up() -> Any:
     """The live endpoints answer 503 with Retry-After until the history has been read."""
-    if request.endpoint in LIVE_ROUTES and not _runtime().consumer.status.caught_up:
-        response = jsonify({**_catching_up(_runtime()),
-                            "error": "the dashboard is still reading the stream history; retry shortly"})
-        response.status_code = 503
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
+    if request.endpoint in LIVE_ROUTES:
+        return not_before_caught_up(_runtime())
     return None
+
+
+def not_before_caught_up(runtime: Runtime) -> Response | None:
+    """A 503 with Retry-After while the history is being read (never partial numbers), else None."""
+    if runtime.consumer.status.caught_up:
+        return None
+    response = jsonify({**_catching_up(runtime),
+                        "error": "the dashboard is still reading the stream history; retry shortly"})
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 @bp.get("/healthz")
@@ -169,13 +177,15 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/api/v1/kpis")
 def kpis() -> Any:
-    """KPIs for period=today|7d|30d|all or from/to (inclusive dates), optional street, community."""
+    """KPIs for period=today|7d|30d|month|last_month|all or from/to (inclusive dates),
+    optional street, community, grid."""
     args = request.args
     runtime = _runtime()
     try:
-        street, community = _area_params(runtime)
+        street, community, grid = _area_params(runtime, ("street", "community", "grid"))
+        levels = ("streets", "communities", "departments", *(("grids",) if grid else ()))
         report = views.kpi_report_for_query(runtime, args.get("period"), args.get("from"),
-                                            args.get("to"), street)
+                                            args.get("to"), street, levels=levels)
     except PeriodError as exc:
         return _error(400, str(exc))
     except UnknownId as exc:
@@ -183,6 +193,8 @@ def kpis() -> Any:
     if community is not None:
         empty = kpi_engine.finish([0] * len(kpi_engine.COUNTS))
         report["communities"] = {community: report["communities"].get(community, empty)}
+    if grid is not None:
+        report["grids"] = {grid: report["grids"].get(grid, empty)}
     return jsonify(report)
 
 

@@ -16,6 +16,7 @@ from flask import has_request_context, request
 from dashboard import http, metrics
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
+from dashboard.export import bp as export_blueprint
 from dashboard.pages import match
 from dashboard.reference import Reference, load_reference
 from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
@@ -113,6 +114,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     server.extensions[EXTENSION_KEY] = runtime
     server.extensions[WALL_EXTENSION_KEY] = wall
     server.register_blueprint(api_blueprint)
+    server.register_blueprint(export_blueprint)
     http.install(app)
     metrics.install(app, runtime)
 
