@@ -55,7 +55,9 @@ def file_name(runtime: Runtime, table: str, scope: Scope, lang: str, fmt: str) -
 def frame(rows: list[dict[str, Any]], table: str, lang: str) -> pd.DataFrame:
     """The rows as a table with the page's columns and headers (in order)."""
     cols = headers(table, lang)
-    return pd.DataFrame([[row.get(key) for key, _ in cols] for row in rows], columns=[h for _, h in cols])
+    # object columns: an integer column with a blank stays integers (pandas would make it float)
+    return pd.DataFrame([[row.get(key) for key, _ in cols] for row in rows], columns=[h for _, h in cols],
+                        dtype=object)
 
 
 def write(df: pd.DataFrame, fmt: str, sheet: str) -> bytes:

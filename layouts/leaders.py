@@ -53,7 +53,7 @@ def page_header(title_key: str, lang: str, extra: Any = None) -> html.Header:
 def grid_table(component_id: str, lang: str, height: str | None = "360px") -> dag.AgGrid:
     """An AG Grid with sorting and filtering on every column (rows and columns come later);
     ``height`` None grows with its rows (short tables)."""
-    options: dict[str, Any] = {"animateRows": False, "suppressCellFocus": True,
+    options: dict[str, Any] = {"animateRows": False, "suppressCellFocus": True, "suppressColumnVirtualisation": True,
                                "localeText": {"noRowsToShow": "无数据" if lang == "zh" else "No rows"}}
     style: dict[str, Any] = {"width": "100%"}
     if height is None:
