@@ -77,6 +77,7 @@ def register_sections(app: dash.Dash, runtime: Runtime) -> None:
         Output(ids.STREET_RANKING, "rowData"),
         Output(ids.STREET_RANKING, "columnDefs"),
         Output(ids.LEADERS_AREAS, "data"),
+        Output(ids.CATEGORY_TOP, "figure"),
         Output(ids.CATEGORY_TABLE, "rowData"),
         Output(ids.CATEGORY_TABLE, "columnDefs"),
         Output(ids.DEPT_TABLE, "rowData"),
@@ -84,16 +85,18 @@ def register_sections(app: dash.Dash, runtime: Runtime) -> None:
         Output(ids.EXPORT_CSV, "href"),
         Output({"type": ids.EXPORT, "table": ALL, "format": ALL}, "href"),
         Input(ids.SCOPE, "data"),
+        Input(ids.LEADERS_REFRESH, "n_intervals"),
         State({"type": ids.EXPORT, "table": ALL, "format": ALL}, "id"),
     )
-    def fill(data: dict[str, Any] | None, export_ids: list[dict[str, str]]) -> tuple[Any, ...]:
+    def fill(data: dict[str, Any] | None, _refresh: int | None,
+             export_ids: list[dict[str, str]]) -> tuple[Any, ...]:
         """Every section of the page for one scope."""
         if not data:
             raise PreventUpdate
         lang = data.get("lang") or runtime.config.lang
         if data.get("error"):
             error = html.Div(t("error.scope", lang, error=data["error"]), className="report-error")
-            return (error, [], [], {}, "", [], [], None, [], [], [], [], "#", ["#"] * len(export_ids))
+            return (error, [], [], {}, "", [], [], None, {}, [], [], [], [], "#", ["#"] * len(export_ids))
         args = dict(parse_qsl(data["query"].lstrip("?")))
         scope = parse_scope(args, runtime.reference, runtime.now(), runtime.config.tz)
         now = runtime.now()
@@ -113,11 +116,12 @@ def register_sections(app: dash.Dash, runtime: Runtime) -> None:
                 crumbs.append(html.Span("›", className="sep"))
             crumbs.append(dcc.Link(label, href=href, className="crumb"))
         title = t(f"section.ranking.{level}", lang)
+        cats = reports.categories(runtime, scope, now, lang)
         return (
             note, crumbs, figure_tiles(figs["rows"], lang), trend_figure(days, lang), title,
             ranking, column_defs("ranking", lang),
             area_features(runtime, level, ranking),
-            reports.categories(runtime, scope, now, lang), column_defs("categories", lang),
+            top_categories_figure(cats, lang), cats, column_defs("categories", lang),
             reports.departments(runtime, scope, now, lang), column_defs("departments", lang),
             f"/export/ranking.csv{query}",
             [f"/export/{i['table']}.{i['format']}{query}" for i in export_ids],
@@ -151,6 +155,17 @@ def area_features(runtime: Runtime, level: str, rows: list[dict[str, Any]]) -> d
                          "properties": {"id": row["id"], "name": row["name"], "grade": row["grade"],
                                         "score": row["score"], "href": row["link"]}})
     return {"type": "FeatureCollection", "features": features} if features else None
+
+
+def top_categories_figure(rows: list[dict[str, Any]], lang: str) -> go.Figure:
+    """The ten categories with the most cases (the table below lists them all)."""
+    top = [r for r in rows[:10] if r["accepted"]][::-1]
+    fig = go.Figure(go.Bar(x=[r["accepted"] for r in top], y=[r["name"] for r in top], orientation="h",
+                           marker_color="#1f5f8b", text=[r["accepted"] for r in top], textposition="auto"))
+    fig.update_layout(title={"text": t("categories.top10", lang), "font": {"size": 14}},
+                      margin={"l": 110, "r": 10, "t": 30, "b": 20}, plot_bgcolor="#fff", paper_bgcolor="#fff",
+                      font={"family": "Noto Sans CJK SC, WenQuanYi Micro Hei, DejaVu Sans, sans-serif"})
+    return fig
 
 
 def trend_figure(days: list[dict[str, Any]], lang: str) -> go.Figure:

@@ -20,6 +20,9 @@ from layouts.i18n import normalize_lang, t
 
 _ns = Namespace("dashExtensions", "report")
 
+REFRESH_MS = 60_000
+"""The page re-reads its figures this often (today's numbers move; a period's past days do not)."""
+
 PERIOD_CHOICES = ("today", "7d", "30d", "month", "last_month", "custom")
 """The period picker's options, in order."""
 
@@ -120,6 +123,7 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
     return html.Div([
         dcc.Location(id=ids.LEADERS_URL, refresh=False),
         dcc.Store(id=ids.SCOPE),
+        dcc.Interval(id=ids.LEADERS_REFRESH, interval=REFRESH_MS),
         page_header("leaders.title", lang, period_picker(query, lang)),
         html.Nav(id=ids.BREADCRUMB, className="breadcrumb"),
         html.Div(id=ids.LEADERS_FIGURES, className="figure-tiles"),
@@ -135,7 +139,9 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
             _section(t("section.map", lang), the_map),
         ], className="report-row two"),
         html.Div([
-            _section(t("section.categories", lang), grid_table(ids.CATEGORY_TABLE, lang, "480px"), "categories", lang),
+            _section(t("section.categories", lang), html.Div([
+                dcc.Graph(id=ids.CATEGORY_TOP, config={"displayModeBar": False}, style={"height": "260px"}),
+                grid_table(ids.CATEGORY_TABLE, lang, "420px")]), "categories", lang),
             _section(t("section.departments", lang), grid_table(ids.DEPT_TABLE, lang, "480px"), "departments", lang),
         ], className="report-row two"),
         html.Div(id="patrol-slot", className="report-row"),
