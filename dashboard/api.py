@@ -60,7 +60,7 @@ def _is_known(runtime: Runtime, param: str, key: str) -> bool:
     group = (level, key)
     with state.lock:
         # a case's street and community: one dict lookup per district day
-        if any(group in cells for cells in state.tallies.cases.values()):
+        if state.tallies.knows(group):
             return True
         checkpoints = list(state.checkpoints.values())  # a C-speed copy; the scan runs unlocked
     return any(cp.registered and getattr(cp, attr) == key for cp in checkpoints)

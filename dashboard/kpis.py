@@ -14,7 +14,7 @@ from typing import Any
 
 from dashboard.periods import Period, district_day
 from dashboard.state import State
-from dashboard.tallies import CASE_COUNTS, DISTRICT, DURATION_LEVELS, RATING_COUNTS, UNASSIGNED, median_of
+from dashboard.tallies import CASE_COUNTS, DISTRICT, DURATION_KINDS, RATING_COUNTS, UNASSIGNED, kind_of, median_of
 
 __all__ = ["COUNTS", "RATES", "UNASSIGNED", "compute", "finish"]
 
@@ -53,16 +53,17 @@ def compute(state: State, period: Period, now: float, levels: tuple[str, ...] = 
         # closure as of the period's end (as of now for a period that includes today)
         closed_by = closed_by_of(period, today)
         cases, ratings = state.tallies.totals(period.start, period.end, closed_by, wanted)
+        timed = frozenset(level for level in wanted if kind_of(level) in DURATION_KINDS)
         medians = {group: median_of(hist) for group, hist in state.tallies.close_time_histograms(
-            period.start, period.end, closed_by, wanted & DURATION_LEVELS).items()}
-        overdue = state.overdue_by_group(now)  # a binary search per group: no scan of the backlog
+            period.start, period.end, closed_by, timed).items()}
+        # a binary search per group: no scan of the backlog
+        overdue = state.overdue_by_group(now, wanted)
     for group, cell in cases.items():
         records[group][:n_case] = cell
     for group, cell in ratings.items():
         records[group][n_case:n_case + n_rating] = cell
     for group, n in overdue.items():
-        if group[0] in wanted:
-            records[group][-1] = n
+        records[group][-1] = n
     result: dict[str, Any] = {"period": period.as_dict(),
                               "district": finish(records[DISTRICT], medians.get(DISTRICT))}
     for level in levels:

@@ -17,7 +17,7 @@ from dashboard.periods import Period, district_day, previous, year_before
 from dashboard.reference import Reference
 from dashboard.runtime import Runtime
 from dashboard.scope import CHILD_LEVEL, Scope
-from dashboard.tallies import CHANNELS, CROSS, UNASSIGNED
+from dashboard.tallies import CHANNELS, UNASSIGNED, cross_level
 
 GRADE_WEIGHTS: Mapping[str, float] = {"closure_rate": 0.4, "on_time_closure_rate": 0.3,
                                       "satisfaction_rate": 0.3}
@@ -215,22 +215,21 @@ def scope_link(scope: Scope, level: str, key: str, lang: str) -> str:
     return "/leaders" + scope.query(**fields, lang=lang if lang != "zh" else None)
 
 
-def _cross(scope: Scope, what: str) -> tuple[str, str]:
-    """The KPI level and key prefix of ``what`` (categories, departments) inside the scope."""
+def _cross(scope: Scope, what: str) -> str:
+    """The KPI level of ``what`` (categories, departments) inside the scope's area."""
     level = scope.level
     if level == "district":
-        return what, ""
+        return what
     if level == "grid" and what == "categories":
         level = "community"  # categories are not kept per grid: its community's are shown
-    key = {"street": scope.street, "community": scope.community, "grid": scope.grid}[level] or ""
-    return f"{level}_{what}", key + CROSS
+    area = {"street": scope.street, "community": scope.community, "grid": scope.grid}[level] or ""
+    return cross_level(f"{level}_{what}", area)
 
 
 def categories(runtime: Runtime, scope: Scope, now: float, lang: str) -> list[dict[str, Any]]:
     """Every category with cases in the scope (plus the known ones with none), busiest first."""
-    level, prefix = _cross(scope, "categories")
-    records = _report(runtime, scope.period, now, (level,))[level]
-    found = {key[len(prefix):]: r for key, r in records.items() if key.startswith(prefix)}
+    level = _cross(scope, "categories")
+    found = _report(runtime, scope.period, now, (level,))[level]
     keys = set(found) | set(runtime.reference.categories)
     empty = kpis.finish([0] * len(kpis.COUNTS))
     rows = []
@@ -251,9 +250,8 @@ def categories(runtime: Runtime, scope: Scope, now: float, lang: str) -> list[di
 
 def departments(runtime: Runtime, scope: Scope, now: float, lang: str) -> list[dict[str, Any]]:
     """Each department's cases of the scope: dispatched, processed, on time, rework, time to close."""
-    level, prefix = _cross(scope, "departments")
-    records = _report(runtime, scope.period, now, (level,))[level]
-    found = {key[len(prefix):]: r for key, r in records.items() if key.startswith(prefix)}
+    level = _cross(scope, "departments")
+    found = _report(runtime, scope.period, now, (level,))[level]
     keys = set(found) | set(runtime.reference.departments())
     empty = kpis.finish([0] * len(kpis.COUNTS))
     rows = []

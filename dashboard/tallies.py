@@ -13,6 +13,7 @@ cost of an event does not grow with the history.
 from __future__ import annotations
 
 import math
+import operator
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
@@ -39,20 +40,21 @@ RATING_COUNTS = ("rated", "satisfied")
 
 Group = tuple[str, str]
 """(level, key): ("district", ""), ("streets", id), ("communities", id), ("grids", id),
-("departments", id), ("categories", id), ("street_categories", "street/category"),
-("community_categories", "community/category") and ("<area>_departments", "area/department")."""
+("departments", id), ("categories", id), and per area ("street_categories/<street>", category),
+("community_categories/<community>", category), ("<street|community|grid>_departments/<area>",
+department)."""
 
-LEVELS = ("district", "streets", "communities", "grids", "departments", "categories",
-          "street_categories", "community_categories", "street_departments",
-          "community_departments", "grid_departments")
-"""Every level a case counts in (a query sums only the levels it asks for)."""
+KINDS = ("district", "streets", "communities", "grids", "departments", "categories",
+         "street_categories", "community_categories", "street_departments",
+         "community_departments", "grid_departments")
+"""Every kind of level a case counts in (the cross kinds have one level per area)."""
 
 CROSS = "/"
-"""Separator of the area and the category in the *_categories keys."""
+"""Separator of a cross kind and its area in a level name."""
 
-DURATION_LEVELS = frozenset({"district", "streets", "communities", "grids", "departments",
-                             "street_departments", "community_departments", "grid_departments"})
-"""Levels whose times to close are kept as histograms (for medians)."""
+DURATION_KINDS = frozenset({"district", "streets", "communities", "grids", "departments",
+                            "street_departments", "community_departments", "grid_departments"})
+"""Kinds of levels whose times to close are kept as histograms (for medians)."""
 
 Part = tuple[Any, tuple[Group, ...], tuple[int, ...]]
 """(table key, groups, counters) of one part of a case's contribution."""
@@ -72,6 +74,17 @@ median read from the histogram is within about 5 % of the exact one."""
 DISTRICT: Group = ("district", "")
 
 
+def cross_level(kind: str, area: str) -> str:
+    """Level of a cross tally inside one area: ``street_categories/ST05`` holds that street's
+    categories (a query for one area sums only its own cells)."""
+    return f"{kind}{CROSS}{area}"
+
+
+def kind_of(level: str) -> str:
+    """The kind of a level: ``street_categories`` for ``street_categories/ST05``."""
+    return level.split(CROSS, 1)[0]
+
+
 def groups_of(case: Case) -> tuple[Group, ...]:
     """Every group a case counts in."""
     street, community = case.street_id or UNASSIGNED, case.community_id or UNASSIGNED
@@ -79,12 +92,12 @@ def groups_of(case: Case) -> tuple[Group, ...]:
     departments = sorted(case.departments)  # few cases have any: the cross groups cost little
     return (DISTRICT, ("streets", street), ("communities", community), ("grids", grid),
             *(("departments", d) for d in departments),
-            *(("street_departments", f"{street}{CROSS}{d}") for d in departments),
-            *(("community_departments", f"{community}{CROSS}{d}") for d in departments),
-            *(("grid_departments", f"{grid}{CROSS}{d}") for d in departments),
+            *((cross_level("street_departments", street), d) for d in departments),
+            *((cross_level("community_departments", community), d) for d in departments),
+            *((cross_level("grid_departments", grid), d) for d in departments),
             ("categories", case.category),
-            ("street_categories", f"{street}{CROSS}{case.category}"),
-            ("community_categories", f"{community}{CROSS}{case.category}"))
+            (cross_level("street_categories", street), case.category),
+            (cross_level("community_categories", community), case.category))
 
 
 def bucket_of(seconds: float) -> int:
@@ -127,22 +140,27 @@ def contribution(case: Case | None) -> Contribution:
     if closed and case.closed_day is not None and case.closed_day > case.day:
         closure = ((case.day, case.closed_day), groups, (flags[CLOSED_AT], flags[ON_TIME_AT], flags[CLOSE_S_AT]))
     if closed and case.closed_day is not None:
-        duration = ((case.day, case.closed_day), tuple(g for g in groups if g[0] in DURATION_LEVELS),
+        duration = ((case.day, case.closed_day), tuple(g for g in groups if kind_of(g[0]) in DURATION_KINDS),
                     (bucket_of(close_s),))
     return (case.day, groups, flags), rating, closure, duration
 
 
+Cells = dict[str, dict[str, list[int]]]
+"""level -> key -> counters (one day's, or one (report day, close day)'s)."""
+
+
 class Tallies:
-    """Counters per district day and group, for cases (by report day) and ratings (by rating day)."""
+    """Counters per district day, level and key, for cases (by report day) and ratings (by
+    rating day). Cells are nested by level so that a query reads only the levels it asks for."""
 
     def __init__(self) -> None:
-        self.cases: dict[date, dict[Group, list[int]]] = defaultdict(dict)
-        self.ratings: dict[date, dict[Group, list[int]]] = defaultdict(dict)
+        self.cases: dict[date, Cells] = defaultdict(dict)
+        self.ratings: dict[date, Cells] = defaultdict(dict)
         # (report day, close day) -> closed, on-time closed, seconds to close: "closed as of a
         # past period's end"
-        self.closures: dict[tuple[date, date], dict[Group, list[int]]] = defaultdict(dict)
-        # (report day, close day) -> group -> {time-to-close bucket: cases}: medians
-        self.durations: dict[tuple[date, date], dict[Group, dict[int, int]]] = defaultdict(dict)
+        self.closures: dict[tuple[date, date], Cells] = defaultdict(dict)
+        # (report day, close day) -> level -> key -> {time-to-close bucket: cases}: medians
+        self.durations: dict[tuple[date, date], dict[str, dict[str, dict[int, int]]]] = defaultdict(dict)
 
     def shift(self, before: Contribution, after: Contribution) -> None:
         """Replace a case's old contribution by its new one."""
@@ -167,40 +185,44 @@ class Tallies:
             if part is None:
                 continue
             key, groups, (bucket,) = part
-            cells = self.durations[key]
-            for group in groups:
-                hist = cells.get(group)
-                if hist is None:
-                    hist = cells[group] = {}
+            levels = self.durations[key]
+            for level, name in groups:
+                cells = levels.setdefault(level, {})
+                hist = cells.setdefault(name, {})
                 n = hist.get(bucket, 0) + sign
                 if n:
                     hist[bucket] = n
                 else:
                     del hist[bucket]
                     if not hist:
-                        del cells[group]
-            if not cells:
+                        del cells[name]
+                        if not cells:
+                            del levels[level]
+            if not levels:
                 del self.durations[key]
 
     @staticmethod
-    def _add(table: dict[Any, dict[Group, list[int]]], part: Part, sign: int) -> None:
+    def _add(table: dict[Any, Cells], part: Part, sign: int) -> None:
         day, groups, values = part
-        cells = table[day]
-        for group in groups:
-            cell = cells.get(group)
+        levels = table[day]
+        for level, key in groups:
+            cells = levels.get(level)
+            if cells is None:
+                cells = levels[level] = {}
+            cell = cells.get(key)
             if cell is None:
-                cell = cells[group] = [0] * len(values)
+                cell = cells[key] = [0] * len(values)
             for i, v in enumerate(values):
                 if v:
                     cell[i] += sign * v
 
     @staticmethod
-    def _add_delta(table: dict[Any, dict[Group, list[int]]], day: Any, groups: tuple[Group, ...],
+    def _add_delta(table: dict[Any, Cells], day: Any, groups: tuple[Group, ...],
                    old: tuple[int, ...], new: tuple[int, ...]) -> None:
         changes = [(i, n - o) for i, (o, n) in enumerate(zip(old, new, strict=True)) if n != o]
-        cells = table[day]
-        for group in groups:
-            cell = cells[group]  # present: the old contribution put it there
+        levels = table[day]
+        for level, key in groups:
+            cell = levels[level][key]  # present: the old contribution put it there
             for i, d in changes:
                 cell[i] += d
 
@@ -226,18 +248,20 @@ class Tallies:
         out = []
         for table in (self.cases, self.ratings):
             summed: dict[Group, list[int]] = {}
-            for day, cells in table.items():
+            for day, day_levels in table.items():
                 if (start is not None and day < start) or (end is not None and day > end):
                     continue
-                for group, cell in cells.items():
-                    if levels is not None and group[0] not in levels:
+                for level in (day_levels if levels is None else levels):
+                    cells = day_levels.get(level)
+                    if cells is None:
                         continue
-                    acc = summed.get(group)
-                    if acc is None:
-                        summed[group] = list(cell)
-                    else:
-                        for i, v in enumerate(cell):
-                            acc[i] += v
+                    for key, cell in cells.items():
+                        group = (level, key)
+                        acc = summed.get(group)
+                        if acc is None:
+                            summed[group] = list(cell)
+                        else:
+                            acc[:] = map(operator.add, acc, cell)
             out.append(summed)
         if closed_by is not None:
             self._unclose(out[0], start, end, closed_by, levels)
@@ -247,32 +271,32 @@ class Tallies:
                  closed_by: date, levels: frozenset[str] | None, by_day: bool = False) -> None:
         """Take out the closures after ``closed_by`` of cases reported in ``start``..``end``
         (``cases`` keyed by group, or by (day, group) with ``by_day``)."""
-        for (reported, closed), cells in self.closures.items():
+        for (reported, closed), day_levels in self.closures.items():
             if closed <= closed_by or (start is not None and reported < start) \
                     or (end is not None and reported > end):
                 continue
-            for group, (n, on_time, secs) in cells.items():
-                if levels is not None and group[0] not in levels:
-                    continue
-                acc = cases.get((reported, group) if by_day else group)
-                if acc is None:
-                    continue  # a group the caller did not ask for
-                acc[CLOSED_AT] -= n
-                acc[ON_TIME_AT] -= on_time
-                acc[CLOSE_S_AT] -= secs
+            for level in (day_levels if levels is None else levels):
+                for key, (n, on_time, secs) in day_levels.get(level, {}).items():
+                    acc = cases.get((reported, (level, key)) if by_day else (level, key))
+                    if acc is None:
+                        continue  # a group the caller did not ask for
+                    acc[CLOSED_AT] -= n
+                    acc[ON_TIME_AT] -= on_time
+                    acc[CLOSE_S_AT] -= secs
 
     def series(self, start: date, end: date, group: Group, closed_by: date | None = None,
                ) -> dict[date, list[int]]:
         """Case counters of one group for each day ``start``..``end`` that has any."""
+        level, key = group
         out: dict[tuple[date, Group], list[int]] = {}
         day = start
         while day <= end:
-            cell = self.cases.get(day, {}).get(group)
+            cell = self.cases.get(day, {}).get(level, {}).get(key)
             if cell is not None:
                 out[(day, group)] = list(cell)
             day += timedelta(days=1)
         if closed_by is not None:
-            self._unclose(out, start, end, closed_by, frozenset({group[0]}), by_day=True)
+            self._unclose(out, start, end, closed_by, frozenset({level}), by_day=True)
         return {day: cell for (day, _), cell in out.items()}
 
     def close_time_histograms(self, start: date | None, end: date | None, closed_by: date | None,
@@ -280,21 +304,25 @@ class Tallies:
         """Time-to-close histograms per group of the cases reported in the period and closed
         (by ``closed_by`` when given, else by now)."""
         out: dict[Group, dict[int, int]] = {}
-        for (reported, closed), cells in self.durations.items():
+        for (reported, closed), day_levels in self.durations.items():
             if (start is not None and reported < start) or (end is not None and reported > end) \
                     or (closed_by is not None and closed > closed_by):
                 continue
-            for group, hist in cells.items():
-                if group[0] not in levels:
-                    continue
-                acc = out.setdefault(group, {})
-                for bucket, n in hist.items():
-                    acc[bucket] = acc.get(bucket, 0) + n
+            for level in levels:
+                for key, hist in day_levels.get(level, {}).items():
+                    acc = out.setdefault((level, key), {})
+                    for bucket, n in hist.items():
+                        acc[bucket] = acc.get(bucket, 0) + n
         return out
 
     def has_days(self, start: date, end: date) -> bool:
         """True when any case was reported in ``start``..``end`` (for 同比 "where data exists")."""
         return any(start <= day <= end for day in self.cases)
+
+    def knows(self, group: Group) -> bool:
+        """True when some day's tallies hold ``group`` (a case named that area)."""
+        level, key = group
+        return any(key in levels.get(level, ()) for levels in self.cases.values())
 
 
 def median_of(hist: dict[int, int]) -> float | None:

@@ -34,12 +34,12 @@ def scan(state: State, start: date | None, end: date | None, now: float) -> dict
         street, community = case.street_id or "unassigned", case.community_id or "unassigned"
         groups = [("district", ""), ("streets", street), ("communities", community),
                   ("grids", case.grid_id or "unassigned"), ("categories", case.category),
-                  ("street_categories", f"{street}/{case.category}"),
-                  ("community_categories", f"{community}/{case.category}")]
+                  (f"street_categories/{street}", case.category),
+                  (f"community_categories/{community}", case.category)]
         grid = case.grid_id or "unassigned"
         for d in case.departments:
-            groups += [("departments", d), ("street_departments", f"{street}/{d}"),
-                       ("community_departments", f"{community}/{d}"), ("grid_departments", f"{grid}/{d}")]
+            groups += [("departments", d), (f"street_departments/{street}", d),
+                       (f"community_departments/{community}", d), (f"grid_departments/{grid}", d)]
         counts: dict[str, Any] = {}
         if inside(case.day):
             counts["accepted"] = 1
