@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from layouts.casefile_text import CASEFILE_STRINGS
 from layouts.leaders_text import LEADERS_STRINGS
 
 LANGS = ("zh", "en")
@@ -144,7 +145,7 @@ WALL_STRINGS: Mapping[str, Mapping[str, str]] = {
 
 # Every page's strings in one table (each page keeps its own in ``layouts/<page>_text.py``).
 STRINGS: Mapping[str, Mapping[str, str]] = {
-    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang]} for lang in LANGS
+    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang], **CASEFILE_STRINGS[lang]} for lang in LANGS
 }
 
 def normalize_lang(value: str | None, default: str = "zh") -> str:
