@@ -143,6 +143,10 @@ def alert_list(rows: Sequence[Mapping[str, Any]], more: int, lang: str,
         category = category_names.get(row["category"], row["category"])
         head = [html.Span(t("alerts.hazard", lang), className="alert-flag")] if row["hazard"] else []
         head.append(html.Span(row["case_id"], className="alert-case"))
+        # the case file opens in a new tab: the wall itself never navigates away (kiosk hides it)
+        head.append(html.A("↗", href=f"/case/{row['case_id']}" + ("?lang=en" if lang == "en" else ""),
+                           target="_blank", rel="noopener", className="alert-link",
+                           title=t("alerts.open_case", lang)))
         # two lines, the second free to wrap: English street and category names stay whole
         items.append(html.Div([
             html.Span(head, className="alert-head"),

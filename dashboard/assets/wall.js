@@ -45,16 +45,57 @@
     if (feature.properties.i !== undefined) {
       loop.drawn[pane === "overlayPane" ? "base" : "changes"][feature.properties.i] = s;
     }
+    // a checkpoint with open cases lists them in a popup (links to their case files); a kiosk
+    // wall has no pointer and never navigates: its markers stay inert
+    var id = feature.properties.i;
+    var linkable = id !== undefined && s >= ranks.open && !isKiosk();
+    var layer;
     if (s === ranks.hazard) {
-      return L.marker(latlng, {
+      layer = L.marker(latlng, {
         icon: hazardIcon(Math.round(34 * k)),
         pane: pane === "overlayPane" ? "markerPane" : pane,
         keyboard: false,
-        interactive: false
+        interactive: linkable
       });
+    } else {
+      layer = L.circleMarker(latlng, Object.assign({ pane: pane, interactive: linkable }, markerStyle(s, h)));
     }
-    return L.circleMarker(latlng, Object.assign({ pane: pane, interactive: false }, markerStyle(s, h)));
+    if (linkable) {
+      layer.on("click", function () { openCases(layer, id); });
+    }
+    return layer;
   }
+
+  function isKiosk() {
+    var raw = (new URLSearchParams(window.location.search).get("kiosk") || "").toLowerCase();
+    return raw === "1" || raw === "true" || raw === "yes";
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  // The open cases at a checkpoint, fetched when its marker is clicked (the wall's rows carry
+  // no case ids), shown as links that open each case file in a new tab.
+  function openCases(layer, id) {
+    var en = (new URLSearchParams(window.location.search).get("lang") || "").toLowerCase().indexOf("en") === 0;
+    fetch("/api/v1/checkpoints/" + encodeURIComponent(id) + "/cases")
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        var rows = (data.open_cases || []).map(function (c) {
+          var href = "/case/" + encodeURIComponent(c.case_id) + (en ? "?lang=en" : "");
+          return '<li><a class="cp-case-link" target="_blank" rel="noopener" href="' + escapeHtml(href) + '">' +
+                 escapeHtml(c.case_id) + "</a> " + escapeHtml(c.category) + "</li>";
+        });
+        var head = '<div class="cp-popup-head">' + escapeHtml(id) + "</div>";
+        var body = rows.length ? "<ul>" + rows.join("") + "</ul>" : (en ? "no open case" : "暂无在办案件");
+        layer.bindPopup('<div class="cp-popup">' + head + body + "</div>").openPopup();
+      })
+      .catch(function () { /* the server is away: the banner already says so */ });
+  }
+  loop.openCases = openCases;
 
   // Circle options per status rank (hazard: the triangle's half-size): same look in every layer.
   function markerStyle(s, h) {
