@@ -141,7 +141,7 @@ def alert_list(rows: Sequence[Mapping[str, Any]], more: int, lang: str,
             classes.append("alert-new")
         street = street_names.get(row["street_id"] or "", row["street_id"] or "")
         category = category_names.get(row["category"], row["category"])
-        head = [html.Span(t("alerts.hazard", lang), className="alert-flag")] if row["hazard"] else []
+        head: list[Any] = [html.Span(t("alerts.hazard", lang), className="alert-flag")] if row["hazard"] else []
         head.append(html.Span(row["case_id"], className="alert-case"))
         # the case file opens in a new tab: the wall itself never navigates away (kiosk hides it)
         head.append(html.A("↗", href=f"/case/{row['case_id']}" + ("?lang=en" if lang == "en" else ""),
