@@ -13,7 +13,8 @@
   // shown: this page already holds a picture (kept, with a "catching up" badge, after a restart).
   var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true, live: true,
                progress: null, shown: false, statuses: [],
-               drawn: { base: {}, changes: {} }, wardensDrawn: 0, wardenCount: 0 };
+               drawn: { base: {}, changes: {} }, linked: { base: {}, changes: {} },
+               wardensDrawn: 0, wardenCount: 0 };
   // What the layers last drew, per checkpoint id (tests and operators can ask the page).
   loop.statusOf = function (id) {
     return id in loop.drawn.changes ? loop.drawn.changes[id] : loop.drawn.base[id];
@@ -62,6 +63,7 @@
     }
     if (linkable) {
       layer.on("click", function () { openCases(layer, id); });
+      loop.linked[pane === "overlayPane" ? "base" : "changes"][id] = layer;
     }
     return layer;
   }
@@ -95,7 +97,8 @@
       })
       .catch(function () { /* the server is away: the banner already says so */ });
   }
-  loop.openCases = openCases;
+  // The clickable marker of a checkpoint with open cases (overlay over base), for tests.
+  loop.linkedMarker = function (id) { return loop.linked.changes[id] || loop.linked.base[id]; };
 
   // Circle options per status rank (hazard: the triangle's half-size): same look in every layer.
   function markerStyle(s, h) {
@@ -317,8 +320,8 @@
     return { type: "FeatureCollection", features: out };
   }
 
-  function baseFeatures(rows) { loop.drawn.base = {}; loop.shown = true; return features(rows); }
-  function changeFeatures(rows) { loop.drawn.changes = {}; return features(rows); }
+  function baseFeatures(rows) { loop.drawn.base = {}; loop.linked.base = {}; loop.shown = true; return features(rows); }
+  function changeFeatures(rows) { loop.drawn.changes = {}; loop.linked.changes = {}; return features(rows); }
   function wardenFeatures(rows) {
     loop.wardensDrawn = 0;
     loop.wardenCount = rows ? rows.length : 0;

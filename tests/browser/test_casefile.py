@@ -109,3 +109,17 @@ def test_a_department_sees_only_its_categories(served: Served, browser: Any) -> 
     assert "Dispatched cases" in figures and "Rework rate" in figures
     browser.get(served.url + "/dept/NOPE")
     until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".case-not-found"), 10, "no 404 message")
+
+
+def test_a_wall_marker_with_open_cases_lists_them_with_links(served: Served, browser: Any) -> None:
+    browser.get(served.url + "/")
+    until(browser, lambda d: d.execute_script("return !!(window.gridWall && window.gridWall.linkedMarker('cpL'))"),
+          10, "the checkpoint with an open case has no clickable marker")
+    browser.execute_script("window.gridWall.linkedMarker('cpL').fire('click');")
+    link = until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".cp-popup a.cp-case-link"), 10,
+                 "no popup with the checkpoint's cases")[0]
+    assert link.get_attribute("textContent") == "LATE7" and link.get_attribute("href") == served.url + "/case/LATE7"
+    browser.get(served.url + "/?kiosk=1")
+    until(browser, lambda d: d.execute_script("return window.gridWall && window.gridWall.statusOf('cpL')"), 10,
+          "the kiosk wall never drew cpL")
+    assert not browser.execute_script("return !!window.gridWall.linkedMarker('cpL')")  # inert in kiosk mode
