@@ -96,10 +96,13 @@ def _fact(label: str, value: Any) -> html.Div:
     return html.Div([html.Dt(label), html.Dd(value)], className="fact")
 
 
-def _point(lat: float, lon: float, colour: str, radius: int, label: str, cls: str) -> dl.CircleMarker:
+def _point(lat: float, lon: float, colour: str, radius: int, label: str, cls: str,
+           direction: str) -> dl.CircleMarker:
+    # each label on its own side: the three points are often a few metres apart
+    offset = {"top": [0, -radius], "bottom": [0, radius], "left": [-radius, 0], "right": [radius, 0]}[direction]
     return dl.CircleMarker(center=[lat, lon], radius=radius, color="#ffffff", weight=2, fillColor=colour,
-                           fillOpacity=0.95, children=dl.Tooltip(label, permanent=True, direction="right",
-                                                                  className=f"case-map-label {cls}"))
+                           fillOpacity=0.95, children=dl.Tooltip(label, permanent=True, direction=direction,
+                                                                  offset=offset, className=f"case-map-label {cls}"))
 
 
 def _area_layers(settings: ReportSettings, record: Mapping[str, Any]) -> list[Any]:
@@ -131,22 +134,31 @@ def case_map(settings: ReportSettings, record: Mapping[str, Any], lang: str) -> 
     if cp and cp.get("lat") is not None:
         points.append((cp["lat"], cp["lon"]))
         children.append(_point(cp["lat"], cp["lon"], "#1f5f8b", 8,
-                               f"{t('case.checkpoint', lang)} {cp['id']}", "label-checkpoint"))
+                               f"{t('case.checkpoint', lang)} {cp['id']}", "label-checkpoint", "left"))
     if warden and warden.get("lat") is not None:
         points.append((warden["lat"], warden["lon"]))
         children.append(_point(warden["lat"], warden["lon"], "#2f80ed", 7,
                                f"{warden['id']} · {t('case.warden_seen', lang, t=when(warden['last_seen']))}",
-                               "label-warden"))
+                               "label-warden", "bottom"))
     colour = COUNTDOWN_COLOURS.get(record["deadline_status"].get("colour") or "", "#5b6b7a")
     children.append(_point(record["lat"], record["lon"], colour, 10,
-                           f"{t('case.point', lang)} {record['case_id']}", "label-case"))
+                           f"{t('case.point', lang)} {record['case_id']}", "label-case", "top"))
     lats, lons = [p[0] for p in points], [p[1] for p in points]
-    view: dict[str, Any] = {"center": [record["lat"], record["lon"]], "zoom": 17}
+    view: dict[str, Any] = {"center": [record["lat"], record["lon"]], "zoom": 16}
     if max(lats) - min(lats) > 1e-4 or max(lons) - min(lons) > 1e-4:
         view = {"bounds": [[min(lats), min(lons)], [max(lats), max(lons)]],
-                "boundsOptions": {"padding": [60, 60], "maxZoom": 17}}
+                "boundsOptions": {"padding": [80, 80], "maxZoom": 16}}
     return dl.MapContainer(children, id=ids.CASE_MAP, attributionControl=bool(settings.tile_url),
                            className="case-map", style={"height": "380px", "background": "#eef2f5"}, **view)
+
+
+def map_legend(record: Mapping[str, Any], lang: str) -> html.Div:
+    """What the map's points are."""
+    colour = COUNTDOWN_COLOURS.get(record["deadline_status"].get("colour") or "", "#5b6b7a")
+    items = [(colour, t("case.point", lang)), ("#1f5f8b", t("case.checkpoint", lang)),
+             ("#2f80ed", t("case.warden", lang))]
+    return html.Div([html.Span([html.Span(className="dot", style={"background": c}), label]) for c, label in items],
+                    className="case-map-legend")
 
 
 def case_body(settings: ReportSettings, record: Mapping[str, Any], lang: str) -> list[Any]:
@@ -185,7 +197,8 @@ def case_body(settings: ReportSettings, record: Mapping[str, Any], lang: str) ->
         ], className="case-title"),
         html.Div([
             html.Section([html.H2(t("case.facts", lang)), facts], className="report-section"),
-            html.Section([html.H2(t("case.map", lang)), case_map(settings, record, lang)],
+            html.Section([html.H2(t("case.map", lang)), case_map(settings, record, lang),
+                          map_legend(record, lang)],
                          className="report-section"),
         ], className="report-row two"),
         html.Section([html.H2(t("case.timeline", lang)), html.Ol(steps, id=ids.CASE_TIMELINE, className="timeline")],
@@ -211,22 +224,33 @@ def dept_layout(settings: ReportSettings, dept_id: str, query: Mapping[str, str]
         page_header("dept.title", lang, picker),
         html.Div(html.P(t("case.loading", lang), className="report-note"), id=ids.DEPT_BODY),
         html.Div([
-            html.Section([html.H2(id=ids.DEPT_CATEGORIES_TITLE), html.Div(id=ids.DEPT_CATEGORIES,
-                                                                                 className="dept-categories")],
-                         className=section),
             html.Div([
-                html.Section([html.H2(t("dept.figures", lang)), grid_table(ids.DEPT_FIGURES, lang, "420px")],
-                             className=section),
-                html.Section([html.H2(t("dept.checkpoints", lang)),
-                              html.Div(id=ids.DEPT_CHECKPOINT_COUNTS, className="status-counts"),
-                              grid_table(ids.DEPT_CHECKPOINTS, lang, "360px")], className=section),
+                html.Div([
+                    html.Section([html.H2(id=ids.DEPT_CATEGORIES_TITLE),
+                                  html.Div(id=ids.DEPT_CATEGORIES, className="dept-categories")], className=section),
+                    html.Section([html.H2(t("dept.checkpoints", lang)),
+                                  html.Div(id=ids.DEPT_CHECKPOINT_COUNTS, className="status-counts")],
+                                 className=section),
+                ], className="dept-column"),
+                html.Section([html.Div([html.H2(t("dept.figures", lang)),
+                                        html.Span(t("dept.figures_note", lang), className="period-note")],
+                                       className="section-head"),
+                              _auto_height(grid_table(ids.DEPT_FIGURES, lang))], className=section),
             ], className="report-row two"),
+            html.Section(grid_table(ids.DEPT_CHECKPOINTS, lang, "360px"), className=section),
             html.Section([html.Div([html.H2(t("dept.cases", lang)), html.Span(id=ids.DEPT_CASE_COUNTS,
                                                                               className="period-note")],
                                    className="section-head"),
                           grid_table(ids.DEPT_CASES, lang, "420px")], className=section),
         ], id=ids.DEPT_SECTIONS, className="hidden"),
     ])
+
+
+def _auto_height(grid: Any) -> Any:
+    """A grid as tall as its rows (a short table: every figure visible without scrolling)."""
+    grid.dashGridOptions = {**grid.dashGridOptions, "domLayout": "autoHeight"}
+    grid.style = {"width": "100%"}
+    return grid
 
 
 def status_counts(counts: Mapping[str, int], lang: str) -> list[html.Span]:
@@ -250,7 +274,7 @@ def _col(field: str, header: str, **extra: Any) -> dict[str, Any]:
 def case_columns(lang: str) -> list[dict[str, Any]]:
     """Columns of a case table; the id is a markdown link to the case file."""
     return [
-        _col("case_link", t("col.case_id", lang), cellRenderer="markdown", minWidth=120),
+        _col("case_link", t("col.case_id", lang), cellRenderer="markdown", minWidth=250),
         _col("category_name", t("col.category", lang)),
         _col("state_name", t("col.state", lang)),
         _col("street_name", t("col.street", lang)),
@@ -289,7 +313,7 @@ def checkpoint_columns(lang: str) -> list[dict[str, Any]]:
         _col("status_name", t("col.status", lang),
              cellClassRules={f"cell-{s}": f"params.data.status == '{s}'" for s in STATUS_COLOURS}),
         _col("last_inspected", t("col.last_inspected", lang)),
-        _col("open_links", t("col.open_cases", lang), cellRenderer="markdown"),
+        _col("open_links", t("col.open_cases", lang), cellRenderer="markdown", minWidth=260),
     ]
 
 
@@ -311,10 +335,17 @@ def figure_columns(lang: str) -> list[dict[str, Any]]:
                                                                     type="numericColumn")]
 
 
+FIGURE_ORDER = ("accepted", "processed", "on_time_processed", "on_time_processing_rate", "closed", "closure_rate",
+                "on_time_closed", "on_time_closure_rate", "mean_hours_to_close", "median_hours_to_close",
+                "returned", "rework_rate", "overdue", "rated", "satisfied", "satisfaction_rate")
+"""Where the known figures go in the table (counts beside their rates); any other field follows."""
+
+
 def figure_rows(record: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     """Every numeric field of a KPI record, named when known (a new field shows under its key)."""
     rows = []
-    for key, value in record.items():
+    order = {key: n for n, key in enumerate(FIGURE_ORDER)}
+    for key, value in sorted(record.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])):
         if isinstance(value, bool) or not isinstance(value, (int, float)) and value is not None:
             continue
         label = t(f"fig.{key}", lang)
