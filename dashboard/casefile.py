@@ -14,7 +14,7 @@ from typing import Any
 from dashboard import kpis
 from dashboard.cases import Case, CaseState
 from dashboard.periods import Period
-from dashboard.reference import Bilingual, Reference
+from dashboard.reference import Bilingual, Reference, Unit
 from dashboard.runtime import Runtime
 from dashboard.status import STATUS_ORDER
 
@@ -152,8 +152,11 @@ class UnknownDepartment(LookupError):
 
 
 def department_of(reference: Reference, dept_id: str) -> Bilingual:
-    """The department unit ``dept_id``; raises UnknownDepartment."""
+    """The department unit ``dept_id`` (units.json, or only named in subscriptions.json);
+    raises UnknownDepartment."""
     unit = reference.departments().get(dept_id)
+    if unit is None and dept_id in reference.subscriptions:  # subscribed, not (yet) in units.json
+        unit = Unit(dept_id, "department", dept_id, dept_id)
     if unit is None:
         raise UnknownDepartment(f"no department with id {dept_id!r} (units.json, unit_type department)")
     return unit

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote, unquote
 
 import dash_leaflet as dl
 from dash import dcc, html
@@ -31,6 +32,11 @@ def _page(lang: str, children: list[Any]) -> html.Div:
     return html.Div(children, className=f"report-page case-page lang-{lang}", lang="en" if lang == "en" else "zh-CN")
 
 
+def case_href(case_id: str, lang: str) -> str:
+    """The path of a case's file (the id quoted), in ``lang``."""
+    return f"/case/{quote(case_id, safe='')}" + ("?lang=en" if lang == "en" else "")
+
+
 def when(iso: str | None) -> str:
     """``2026-05-09 08:15`` from an ISO timestamp (district time), ``—`` for none."""
     return iso[:16].replace("T", " ") if iso else "—"
@@ -45,8 +51,9 @@ def name(entry: Mapping[str, Any] | None, lang: str) -> str:
 
 # ---------------------------------------------------------------- case file
 def case_layout(settings: ReportSettings, case_id: str, query: Mapping[str, str]) -> html.Div:
-    """The case file skeleton; the case id comes from the path."""
+    """The case file skeleton; the case id comes from the path (percent-decoded)."""
     lang = normalize_lang(query.get("lang"), settings.lang)
+    case_id = unquote(case_id)
     return _page(lang, [
         dcc.Store(id=ids.CASE_KEY, data={"case_id": case_id, "lang": lang}),
         page_header("case.title", lang, html.Span(case_id, className="case-id-head")),
@@ -210,6 +217,7 @@ def case_body(settings: ReportSettings, record: Mapping[str, Any], lang: str) ->
 def dept_layout(settings: ReportSettings, dept_id: str, query: Mapping[str, str]) -> html.Div:
     """The department page skeleton; the id comes from the path, the period from the query."""
     lang = normalize_lang(query.get("lang"), settings.lang)
+    dept_id = unquote(dept_id)
     period = query.get("period") if query.get("period") in DEPT_PERIODS else "30d"
     picker = html.Div([
         html.Label(t("period.label", lang), htmlFor=ids.DEPT_PERIOD),
@@ -290,12 +298,11 @@ def case_columns(lang: str) -> list[dict[str, Any]]:
 def case_rows(rows: Sequence[Mapping[str, Any]], lang: str, category_names: Mapping[str, str],
               street_names: Mapping[str, str]) -> list[dict[str, Any]]:
     """Grid rows of case rows from :func:`dashboard.casefile.department_view`."""
-    suffix = "?lang=en" if lang == "en" else ""
     out = []
     for r in rows:
         open_ = r["state"] not in ("closed", "voided")
         status = {"status": r["deadline_status"], "seconds": abs(r["overdue_seconds"])}
-        out.append({**r, "case_link": f"[{r['case_id']}](/case/{r['case_id']}{suffix})",
+        out.append({**r, "case_link": f"[{r['case_id']}]({case_href(r['case_id'], lang)})",
                     "category_name": category_names.get(r["category"], r["category"]),
                     "state_name": t(f"state.{r['state']}", lang),
                     "street_name": street_names.get(r["street_id"] or "", r["street_id"] or "—"),
@@ -320,12 +327,11 @@ def checkpoint_columns(lang: str) -> list[dict[str, Any]]:
 def checkpoint_rows(rows: Sequence[Mapping[str, Any]], lang: str, category_names: Mapping[str, str],
                     street_names: Mapping[str, str]) -> list[dict[str, Any]]:
     """Grid rows of the department's checkpoints (open cases link to their files)."""
-    suffix = "?lang=en" if lang == "en" else ""
     return [{"checkpoint_id": r["checkpoint_id"], "status": r["status"],
              "category_name": category_names.get(r["category"], r["category"]),
              "street_name": street_names.get(r["street_id"] or "", r["street_id"] or "—"),
              "status_name": t(f"status.{r['status']}", lang), "last_inspected": when(r["last_inspected_at"]),
-             "open_links": " ".join(f"[{c}](/case/{c}{suffix})" for c in r["open_cases"])}
+             "open_links": " ".join(f"[{c}]({case_href(c, lang)})" for c in r["open_cases"])}
             for r in rows]
 
 

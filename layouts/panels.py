@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from dash import html
 
@@ -144,7 +145,7 @@ def alert_list(rows: Sequence[Mapping[str, Any]], more: int, lang: str,
         head: list[Any] = [html.Span(t("alerts.hazard", lang), className="alert-flag")] if row["hazard"] else []
         head.append(html.Span(row["case_id"], className="alert-case"))
         # the case file opens in a new tab: the wall itself never navigates away (kiosk hides it)
-        head.append(html.A("↗", href=f"/case/{row['case_id']}" + ("?lang=en" if lang == "en" else ""),
+        head.append(html.A("↗", href=f"/case/{quote(row['case_id'], safe='')}" + ("?lang=en" if lang == "en" else ""),
                            target="_blank", rel="noopener", className="alert-link",
                            title=t("alerts.open_case", lang)))
         # two lines, the second free to wrap: English street and category names stay whole

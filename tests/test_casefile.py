@@ -195,3 +195,44 @@ def test_case_api_answers_503_while_catching_up(redis_url: str, tmp_path: Path, 
                       "START_CONSUMER": False})
     response = app.server.test_client().get("/api/v1/cases/K1")
     assert response.status_code == 503 and response.headers["Retry-After"]
+
+
+def test_every_timeline_step_and_figure_has_words_in_both_languages() -> None:
+    from dashboard.cases import STEP_FIELDS
+    from layouts.casefile import figure_rows, step_text
+    from layouts.i18n import STRINGS
+
+    for kind in STEP_FIELDS:
+        for lang in ("zh", "en"):
+            assert f"step.{kind}" in STRINGS[lang]
+            text = step_text({"type": kind, "ts": "2026-05-09T08:00:00+08:00", "channel": "web",
+                              "unit_type": "department", "satisfied": True}, lang)
+            assert "{" not in text and not text.startswith("step.")
+    # every numeric field of a KPI record shows: known ones named, a new one under its key
+    rows = figure_rows({"accepted": 3, "closure_rate": 0.5, "rework_rate": None, "hours_new_figure": 2.25,
+                        "label": "text is skipped"}, "en")
+    assert [(r["key"], r["value"]) for r in rows] == [
+        ("accepted", "3"), ("closure_rate", "50.0%"), ("rework_rate", "—"), ("hours_new_figure", "2.2")]
+    assert rows[0]["label"] == "Dispatched cases" and rows[-1]["label"] == "hours_new_figure"
+
+
+def test_ids_in_paths_are_percent_decoded_and_links_quote_them(ref_dir: Path) -> None:
+    from layouts.casefile import case_href, case_layout
+    from layouts.leaders import ReportSettings
+
+    page = case_layout(ReportSettings(), "A%2FB%20C", {})
+    assert page.children[0].data["case_id"] == "A/B C"
+    assert case_href("A/B C", "en") == "/case/A%2FB%20C?lang=en"
+
+
+def test_a_department_only_named_in_subscriptions_is_known(redis_conn: redis.Redis, ref_dir: Path) -> None:
+    from dashboard.casefile import UnknownDepartment, department_of
+
+    (ref_dir / "subscriptions.json").write_text(json.dumps({"D-NEW": ["ads"], "D-LIGHT": ["lamp"]}))
+    ref = load_reference(ref_dir)
+    assert department_of(ref, "D-NEW").name_zh == "D-NEW"
+    with pytest.raises(UnknownDepartment, match="D-NONE"):
+        department_of(ref, "D-NONE")
+    rt = make_runtime(redis_conn, ref)
+    view = department_view(rt, "D-NEW", time.time(), parse_period("7d", None, None, time.time(), rt.config.tz))
+    assert view["categories"] == ["ads"] and view["cases"] == []

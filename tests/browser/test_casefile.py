@@ -107,6 +107,8 @@ def test_a_department_sees_only_its_categories(served: Served, browser: Any) -> 
     assert _grid_rows(browser, "dept-checkpoints", "checkpoint_id") == ["cpK", "cpL"]
     figures = browser.find_element(By.ID, "dept-figures").text
     assert "Dispatched cases" in figures and "Rework rate" in figures
+    browser.get(served.url + "/dept/D-SAN?period=7d")  # the period is in the URL (bookmarkable)
+    until(browser, lambda d: "近7天" in d.find_element(By.ID, "dept-body").text, 10, "the period is not stated")
     browser.get(served.url + "/dept/NOPE")
     until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".case-not-found"), 10, "no 404 message")
 
