@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from callbacks import leaders, router, wall
+from callbacks import casefile, dept, leaders, router, wall
 
 if TYPE_CHECKING:
     import dash
@@ -20,3 +20,5 @@ def register(app: dash.Dash, runtime: Runtime, wall_model: WallModel,
     router.register(app, render)
     leaders.register(app, runtime)
     wall.register(app, wall_model)
+    casefile.register(app, runtime)
+    dept.register(app, runtime)

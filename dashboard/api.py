@@ -1,4 +1,4 @@
-"""JSON API (v1): health, KPIs, alerts and checkpoints. Public: never any personal data."""
+"""JSON API (v1): health, KPIs, alerts, checkpoints and case files. Public: never any personal data."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from dashboard import casefile, views
 from dashboard import kpis as kpi_engine
-from dashboard import views
 from dashboard.periods import PeriodError
 from dashboard.runtime import EXTENSION_KEY, Runtime
 
@@ -86,7 +86,7 @@ FAILING_AFTER_S = 10.0
 RETRY_AFTER_S = 2
 """What a client is told to wait while the history is being read."""
 
-LIVE_ROUTES = frozenset({"api.kpis", "api.alerts", "api.checkpoints"})
+LIVE_ROUTES = frozenset({"api.kpis", "api.alerts", "api.checkpoints", "api.case", "api.checkpoint_cases"})
 """Endpoints that answer 503 until the history has been read (never partial numbers)."""
 
 
@@ -233,3 +233,25 @@ def checkpoints() -> Any:
     # Weak: the same tag stands for the gzip and plain forms, which Flask-Compress leaves alone.
     response.set_etag(hashlib.blake2b(response.get_data(), digest_size=16).hexdigest(), weak=True)
     return response.make_conditional(request)
+
+
+@bp.get("/api/v1/cases/<case_id>")
+def case(case_id: str) -> Any:
+    """One case's file (timeline, places, deadline status): 404 unknown, 410 no longer kept."""
+    runtime = _runtime()
+    try:
+        return jsonify(casefile.case_file(runtime, case_id, runtime.now()))
+    except casefile.CaseRetired as exc:
+        return _error(410, str(exc.args[0]))
+    except casefile.CaseNotFound as exc:
+        return _error(404, str(exc.args[0]))
+
+
+@bp.get("/api/v1/checkpoints/<checkpoint_id>/cases")
+def checkpoint_cases(checkpoint_id: str) -> Any:
+    """The open cases at one checkpoint (ids, category, deadline, colour): what a map popup lists."""
+    runtime = _runtime()
+    found = casefile.open_cases_at(runtime, checkpoint_id, runtime.now())
+    if found is None:
+        return _error(404, f"no registered checkpoint with id {checkpoint_id!r}")
+    return jsonify({"checkpoint_id": checkpoint_id, "open_cases": found})
