@@ -11,9 +11,10 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from dashboard import kpis as kpi_engine
-from dashboard import views
-from dashboard.periods import PeriodError
+from dashboard import patrol, views
+from dashboard.periods import PeriodError, district_day, parse_date
 from dashboard.runtime import EXTENSION_KEY, Runtime
+from dashboard.scope import ScopeError, parse_scope
 
 bp = Blueprint("api", __name__)
 
@@ -85,7 +86,8 @@ FAILING_AFTER_S = 10.0
 RETRY_AFTER_S = 2
 """What a client is told to wait while the history is being read."""
 
-LIVE_ROUTES = frozenset({"api.kpis", "api.alerts", "api.checkpoints"})
+LIVE_ROUTES = frozenset({"api.kpis", "api.alerts", "api.checkpoints", "api.patrol_compliance",
+                         "api.warden_track"})
 """Endpoints that answer 503 until the history has been read (never partial numbers)."""
 
 
@@ -221,3 +223,45 @@ def checkpoints() -> Any:
     # Weak: the same tag stands for the gzip and plain forms, which Flask-Compress leaves alone.
     response.set_etag(hashlib.blake2b(response.get_data(), digest_size=16).hexdigest(), weak=True)
     return response.make_conditional(request)
+
+
+def _grid_known(runtime: Runtime, key: str) -> bool:
+    if key in runtime.reference.grids:
+        return True
+    with runtime.state.lock:
+        checkpoints = list(runtime.state.checkpoints.values())
+    return any(cp.registered and cp.grid_id == key for cp in checkpoints)
+
+
+@bp.get("/api/v1/patrol")
+def patrol_compliance() -> Any:
+    """Patrol compliance (三定) of a period and area: rounds done per day and checkpoint,
+    aggregated per warden, grid, community and street, and the last round's misses."""
+    runtime = _runtime()
+    args = request.args
+    try:
+        _area_params(runtime)
+        grid = args.get("grid") or None
+        if grid is not None and not _grid_known(runtime, grid):
+            raise UnknownId(f"grid={grid!r} is not a known grid id")
+        scope = parse_scope(args, runtime.reference, runtime.now(), runtime.config.tz)
+    except UnknownId as exc:
+        return _error(404, str(exc.args[0]))
+    except (PeriodError, ScopeError) as exc:
+        return _error(400, str(exc))
+    lang = "en" if (args.get("lang") or "").startswith("en") else "zh"
+    return jsonify(patrol.report_json(runtime, patrol.patrol_report(runtime, scope), lang))
+
+
+@bp.get("/api/v1/wardens/<warden_id>/track")
+def warden_track(warden_id: str) -> Any:
+    """A warden's kept track of ``day`` (YYYY-MM-DD, default today): points [epoch s, lat, lon]."""
+    runtime = _runtime()
+    raw = request.args.get("day")
+    try:
+        day = parse_date(raw) if raw else district_day(runtime.now(), runtime.config.tz)
+    except ValueError:
+        return _error(400, f"day={raw!r} must be a date YYYY-MM-DD")
+    if not patrol.known_warden(runtime, warden_id):
+        return _error(404, f"warden {warden_id!r} is not known (no position, checkpoint or grid names it)")
+    return jsonify(patrol.track(runtime, warden_id, day))
