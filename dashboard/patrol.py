@@ -6,7 +6,8 @@ inspected in both of each day's rounds.
   street.
 * Rounds due: two a day (morning, afternoon: ``GRID_ROUND_SPLIT``). Today counts only the rounds
   that have ended or are in progress (one in the morning, two from the split on). A period is
-  counted from the first district day with any patrol data the process holds, up to today.
+  counted from the first round with any patrol data the process holds (its day's morning is not
+  due when nobody was recorded in it: the history starts that afternoon), up to today.
 * Rounds done: read from the registry's per-day coverage bits (0, 1 or 2 per checkpoint and day).
 
 :func:`patrol_report` reads the state once under its lock and computes outside it (numpy over
@@ -131,14 +132,19 @@ def patrol_report(runtime: Runtime, scope: Scope, now: float | None = None) -> P
             facts.append(CheckpointFacts(cp.checkpoint_id, cp.index, cp.name, cp.category, cp.street_id,
                                          cp.community_id, cp.grid_id, responsible_warden(cp, reference),
                                          unit_id, unit_type, cp.last_inspected_at))
-        days = _days(scope.period, min(registry.coverage, default=None), today)
+        first = min(registry.coverage, default=None)
+        days = _days(scope.period, first, today)
         bits = {d: bytes(registry.coverage[d]) for d in days if d in registry.coverage}
         last_bits = bytes(registry.coverage.get(last.day, b""))
+        # the data may start in the afternoon: a morning nobody was recorded in is not due
+        skip_morning = first is not None and not (np.frombuffer(bytes(registry.coverage[first]), dtype=np.uint8)
+                                                  & ROUND_BITS["am"]).any()
     facts.sort(key=lambda f: f.checkpoint_id)
     index = np.array([f.index for f in facts], dtype=np.int64)
     width = int(index.max()) + 1 if len(index) else 0
     in_progress = state.rounds.round_at(now)
-    due = tuple(ROUNDS_PER_DAY if d != today else (1 if in_progress.name == "am" else 2) for d in days)
+    due = tuple((ROUNDS_PER_DAY if d != today else (1 if in_progress.name == "am" else 2))
+                - (1 if skip_morning and d == first else 0) for d in days)
     counts = np.zeros((len(days), len(facts)), dtype=np.uint8)
     for row, (day, day_due) in enumerate(zip(days, due, strict=True)):
         raw = bits.get(day)
@@ -374,3 +380,15 @@ def track_days(runtime: Runtime) -> list[date]:
     """District days whose tracks are kept, newest first."""
     with runtime.state.lock:
         return runtime.state.registry.tracks.kept_days()
+
+
+def warden_checkpoints(runtime: Runtime, warden_id: str, day: date) -> list[dict[str, Any]]:
+    """The checkpoints a warden answers for, with their position and rounds done on ``day``."""
+    state, reference = runtime.state, runtime.reference
+    with state.lock:
+        registry = state.registry
+        return [{"checkpoint_id": cp.checkpoint_id, "lat": cp.lat, "lon": cp.lon, "grid_id": cp.grid_id,
+                 "rounds_done": registry.rounds_done(day, cp.checkpoint_id)}
+                for cp in registry.checkpoints.values()
+                if cp.registered and cp.lat is not None and cp.lon is not None
+                and responsible_warden(cp, reference) == warden_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from layouts.leaders_text import LEADERS_STRINGS
+from layouts.patrol_text import PATROL_STRINGS
 
 LANGS = ("zh", "en")
 """Supported languages; the first is the default."""
@@ -144,7 +145,7 @@ WALL_STRINGS: Mapping[str, Mapping[str, str]] = {
 
 # Every page's strings in one table (each page keeps its own in ``layouts/<page>_text.py``).
 STRINGS: Mapping[str, Mapping[str, str]] = {
-    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang]} for lang in LANGS
+    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang], **PATROL_STRINGS[lang]} for lang in LANGS
 }
 
 def normalize_lang(value: str | None, default: str = "zh") -> str:

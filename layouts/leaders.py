@@ -16,6 +16,7 @@ from dash import dcc, html
 
 from layouts import ids
 from layouts.i18n import normalize_lang, t
+from layouts.patrol import patrol_section
 
 PERIOD_CHOICES = ("today", "7d", "30d", "month", "last_month", "custom")
 """The period picker's options, in order."""
@@ -128,5 +129,5 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
             _section(t("section.categories", lang), grid_table(ids.CATEGORY_TABLE, lang), "categories", lang),
             _section(t("section.departments", lang), grid_table(ids.DEPT_TABLE, lang), "departments", lang),
         ], className="report-row two"),
-        html.Div(id="patrol-slot", className="report-row"),
+        html.Div(patrol_section(settings, lang), id="patrol-slot", className="report-row"),
     ], className=f"report-page lang-{lang}", lang="en" if lang == "en" else "zh-CN")

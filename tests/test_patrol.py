@@ -245,3 +245,14 @@ def test_patrol_apis_answer_503_while_catching_up(redis_conn: redis.Redis, redis
     for path in ("/api/v1/patrol", "/api/v1/wardens/w1/track"):
         response = client.get(path)
         assert response.status_code == 503 and response.headers["Retry-After"] == "2", path
+
+
+def test_a_history_that_starts_in_the_afternoon_owes_no_morning_that_day(redis_conn: redis.Redis) -> None:
+    rt = make_runtime(redis_conn, reference())
+    feed(redis_conn, rt, [registered("cp0", warden_id="w1"), registered("cp1", warden_id="w1"),
+                          inspected("cp0", D1, "15:00"), inspected("cp0", D2, "09:00"), inspected("cp1", D2, "16:00")])
+    report = patrol.patrol_report(rt, scope(D1, D2), now=at("2026-05-11", "09:00"))
+    assert report.due_per_day == (1, 2)
+    rows = by(patrol.checkpoint_rows(rt, report), "checkpoint_id")
+    assert (rows["cp0"]["rounds_done"], rows["cp0"]["rounds_due"]) == (2, 3)
+    assert (rows["cp1"]["rounds_done"], rows["cp1"]["days_0"], rows["cp1"]["days_1"]) == (1, 1, 1)
