@@ -108,7 +108,7 @@ def _track_map(settings: ReportSettings) -> dl.MapContainer:
                    style={"color": "#1f5f8b", "weight": 1.5, "fillColor": "#1f5f8b", "fillOpacity": 0.06}),
         dl.LayerGroup(id=ids.PATROL_CHECKPOINTS),
         dl.Polyline(id=ids.PATROL_LINE, positions=[], color="#1f5f8b", weight=3, opacity=0.85),
-        dl.CircleMarker(id=ids.PATROL_MARKER, center=[lat, lon], radius=9,
+        dl.CircleMarker(id=ids.PATROL_MARKER, center=[lat, lon], radius=9, className="patrol-marker",
                         pathOptions={"color": "#c0392b", "fillColor": "#e74c3c", "fillOpacity": 0.0,
                                      "opacity": 0.0, "weight": 3}),
     ]
