@@ -105,7 +105,8 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
                 if report.days else t("patrol.note.empty", lang))
         last = total["last_round"]
         wardens = patrol.warden_rows(runtime, report, lang)
-        wardens.sort(key=lambda r: (r["rate"] if r["rate"] is not None else 2.0, r["warden_id"] or ""))
+        wardens.sort(key=lambda r: (-r["rounds_missed"], r["rate"] if r["rate"] is not None else 2.0,
+                                    r["warden_id"] or ""))
         options = [{"label": f"{r['warden_id']} · {_pct(r['rate'])} ({r['rounds_done']}/{r['rounds_due']})",
                     "value": r["warden_id"]} for r in wardens if r["warden_id"]]
         days = [d.isoformat() for d in patrol.track_days(runtime)] or [report.today.isoformat()]

@@ -9,6 +9,8 @@ inspected in both of each day's rounds.
   counted from the first round with any patrol data the process holds (its day's morning is not
   due when nobody was recorded in it: the history starts that afternoon), up to today.
 * Rounds done: read from the registry's per-day coverage bits (0, 1 or 2 per checkpoint and day).
+* Rounds missed: rounds due that have ended and were not done (the round in progress is not
+  missed yet); a warden "missed rounds" when any checkpoint of theirs has one.
 
 :func:`patrol_report` reads the state once under its lock and computes outside it (numpy over
 days x checkpoints). The ``*_rows`` functions give each table as flat dicts with stable keys
@@ -69,6 +71,7 @@ class PatrolReport:
     counts: Any  # numpy uint8 [day, checkpoint]: rounds done (capped at that day's rounds due)
     last_round: Round
     missed_last: Any  # numpy bool [checkpoint]: not inspected in the last completed round
+    rounds_missed: Any  # numpy int [checkpoint]: rounds due that have ended and were not done
     generated_at: float
 
     @property
@@ -146,17 +149,22 @@ def patrol_report(runtime: Runtime, scope: Scope, now: float | None = None) -> P
     due = tuple((ROUNDS_PER_DAY if d != today else (1 if in_progress.name == "am" else 2))
                 - (1 if skip_morning and d == first else 0) for d in days)
     counts = np.zeros((len(days), len(facts)), dtype=np.uint8)
+    rounds_missed = np.zeros(len(facts), dtype=np.int64)
     for row, (day, day_due) in enumerate(zip(days, due, strict=True)):
-        raw = bits.get(day)
-        if raw:
-            counts[row] = np.minimum(_POPCOUNT[_padded(raw, width)[index]], day_due)
+        marks = _padded(bits.get(day, b""), width)[index]
+        counts[row] = np.minimum(_POPCOUNT[marks], day_due)
+        if day != today:
+            rounds_missed += day_due - counts[row]
+        elif in_progress.name == "pm" and not (skip_morning and day == first):
+            rounds_missed += (marks & ROUND_BITS["am"]) == 0  # today's ended round: the morning
     bit = ROUND_BITS[last.name]
     missed = (_padded(last_bits, width)[index] & bit) == 0
-    return PatrolReport(scope, today, tuple(days), due, tuple(facts), counts, last, missed, now)
+    return PatrolReport(scope, today, tuple(days), due, tuple(facts), counts, last, missed, rounds_missed, now)
 
 
 def _padded(raw: bytes, width: int) -> Any:
-    """A day's coverage bytes as a uint8 array at least ``width`` long (new checkpoints: 0)."""
+    """A day's coverage bytes as a uint8 array at least ``width`` long (new checkpoints, or a
+    day without data: 0)."""
     arr = np.frombuffer(raw, dtype=np.uint8)
     if len(arr) >= width:
         return arr
@@ -201,6 +209,7 @@ def _tallies(report: PatrolReport, members: Any) -> dict[str, Any]:
     done = int(sub.sum())
     return {"checkpoints": n, "rounds_done": done, "rounds_due": due, "rate": _rate(done, due),
             "days_0": int((sub == 0).sum()), "days_1": int((sub == 1).sum()), "days_2": int((sub == 2).sum()),
+            "rounds_missed": int(report.rounds_missed[members].sum()),
             "missed_last_round": int(report.missed_last[members].sum())}
 
 
@@ -230,7 +239,7 @@ def checkpoint_rows(runtime: Runtime, report: PatrolReport, lang: str = "zh") ->
             "unit": unit_name(ref, f.unit_id, f.unit_type, lang),
             "rounds_done": int(done[n]), "rounds_due": due, "rate": _rate(int(done[n]), due),
             "days_0": int(per[0][n]), "days_1": int(per[1][n]), "days_2": int(per[2][n]),
-            "missed_last_round": bool(report.missed_last[n]),
+            "rounds_missed": int(report.rounds_missed[n]), "missed_last_round": bool(report.missed_last[n]),
             "last_inspected_at": _iso(f.last_inspected_at, runtime)})
     return rows
 
@@ -318,8 +327,7 @@ def summary(report: PatrolReport) -> dict[str, Any]:
     all_members = np.arange(len(report.checkpoints))
     totals = _tallies(report, all_members)
     wardens = _groups(f.warden_id for f in report.checkpoints)
-    short = sum(1 for w, members in wardens.items()
-                if w and int(report.counts[:, members].sum()) < report.rounds_due * len(members))
+    short = sum(1 for w, members in wardens.items() if w and int(report.rounds_missed[members].sum()))
     return {**totals, "days": len(report.days),
             "from": report.days[0].isoformat() if report.days else None,
             "to": report.days[-1].isoformat() if report.days else None,

@@ -27,21 +27,24 @@ _LOW = {"patrol-low": "params.value != null && params.value < 0.8",
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "wardens": ("warden_id", "street", "grids", "checkpoints", "rounds_done", "rounds_due", "rate",
-                "days_0", "days_1", "days_2", "missed_last_round"),
+                "rounds_missed", "days_0", "days_1", "days_2", "missed_last_round"),
     "checkpoints": ("checkpoint_id", "name", "category", "street", "community", "grid", "warden_id", "unit",
-                    "rounds_done", "rounds_due", "rate", "days_0", "days_1", "days_2", "missed_last_round",
-                    "last_inspected_at"),
+                    "rounds_done", "rounds_due", "rate", "rounds_missed", "days_0", "days_1", "days_2",
+                    "missed_last_round", "last_inspected_at"),
     "grids": ("grid", "community", "street", "warden_id", "checkpoints", "rounds_done", "rounds_due", "rate",
-              "days_0", "days_1", "days_2", "missed_last_round"),
-    "communities": ("community", "street", "checkpoints", "rounds_done", "rounds_due", "rate",
+              "rounds_missed", "days_0", "days_1", "days_2", "missed_last_round"),
+    "communities": ("community", "street", "checkpoints", "rounds_done", "rounds_due", "rate", "rounds_missed",
                     "days_0", "days_1", "days_2", "missed_last_round"),
-    "streets": ("street", "checkpoints", "rounds_done", "rounds_due", "rate", "days_0", "days_1", "days_2",
-                "missed_last_round"),
+    "streets": ("street", "checkpoints", "rounds_done", "rounds_due", "rate", "rounds_missed", "days_0", "days_1",
+                "days_2", "missed_last_round"),
     "days": ("day", "checkpoints", "rounds_done", "rounds_due", "rate", "checkpoints_0", "checkpoints_1",
              "checkpoints_2"),
     "missed": ("checkpoint_id", "name", "category", "grid", "community", "warden_id", "unit",
                "last_inspected_at"),
 }
+
+_NUMERIC = {"checkpoints", "rounds_done", "rounds_due", "days_0", "days_1", "days_2", "missed_last_round",
+            "checkpoints_0", "checkpoints_1", "checkpoints_2"}
 
 _WHEN = {"function": "params.value ? params.value.slice(0, 16).replace('T', ' ') : '—'"}
 _ZH_GRID = {"noRowsToShow": "无数据", "page": "页", "of": "/", "to": "–", "more": "更多",
@@ -52,9 +55,6 @@ _ZH_GRID = {"noRowsToShow": "无数据", "page": "页", "of": "/", "to": "–", 
             "andCondition": "且", "orCondition": "或"}
 """AG Grid's own words in Chinese (pagination, filters)."""
 
-_NUMERIC = {"checkpoints", "rounds_done", "rounds_due", "days_0", "days_1", "days_2", "missed_last_round",
-            "checkpoints_0", "checkpoints_1", "checkpoints_2"}
-
 
 def patrol_columns(level: str, lang: str) -> list[dict[str, Any]]:
     """AG Grid column definitions of one compliance table (``missed`` or a level of :data:`LEVELS`)."""
@@ -64,8 +64,12 @@ def patrol_columns(level: str, lang: str) -> list[dict[str, Any]]:
                                "headerTooltip": t(f"patrol.col.{key}", lang)}
         if key == "rate":
             col.update(valueFormatter=_RATE, cellClassRules=_LOW, filter="agNumberColumnFilter", minWidth=90)
-            if level not in ("days",):
-                col["sort"] = "asc"  # the worst first: wardens who missed rounds on top
+            if level != "days":
+                col.update(sort="asc", sortIndex=1)
+        elif key == "rounds_missed":
+            # the worst first: wardens who missed rounds on top, then the lowest share done
+            col.update(filter="agNumberColumnFilter", type="numericColumn", minWidth=100, sort="desc", sortIndex=0,
+                       cellClassRules={"patrol-none": "params.value > 0"})
         elif key in _NUMERIC:
             col.update(filter="agNumberColumnFilter", type="numericColumn", minWidth=100)
             if key == "missed_last_round" and level == "checkpoints":

@@ -6,7 +6,8 @@ PATROL_STRINGS: dict[str, dict[str, str]] = {
     "zh": {
         "patrol.note": ("每个实测点每天应巡查 2 轮：上午轮（0:00–{split}）和下午轮（{split}–24:00），"
                         "一轮内巡查一次即算完成。今日只计已结束或正在进行的轮次（现为{round}，今日应巡 {due} 轮）。"
-                        "统计自有巡查数据的第一轮（{first}）起，至今日止；“0轮/1轮/2轮”列为点位·日数。"
+                        "统计自有巡查数据的第一轮（{first}）起，至今日止；“0轮/1轮/2轮”列为点位·日数；"
+                        "漏巡轮次只计已结束的轮次。"
                         "定人：实测点登记的网格员，未登记时为所在网格的网格员；"
                         "定责：实测点登记的单位，否则为其类别的主管部门，否则为所在街道。"),
         "patrol.note.empty": "本范围内暂无巡查数据。",
@@ -48,6 +49,7 @@ PATROL_STRINGS: dict[str, dict[str, str]] = {
         "patrol.col.rounds_done": "已巡轮次",
         "patrol.col.rounds_due": "应巡轮次",
         "patrol.col.rate": "完成率",
+        "patrol.col.rounds_missed": "漏巡轮次",
         "patrol.col.days_0": "0轮",
         "patrol.col.days_1": "1轮",
         "patrol.col.days_2": "2轮",
@@ -65,7 +67,7 @@ PATROL_STRINGS: dict[str, dict[str, str]] = {
                         "({split}–24:00); one inspection inside a round completes it. Today counts only the "
                         "rounds that have ended or are in progress (now: {round}, {due} due today). Counted from "
                         "the first round with patrol data ({first}) to today; the 0/1/2-round columns count "
-                        "checkpoint-days. Warden: the one registered on the "
+                        "checkpoint-days; rounds missed counts ended rounds only. Warden: the one registered on the "
                         "checkpoint, else its grid's warden; unit: the checkpoint's registered unit, else its "
                         "category's department, else its street."),
         "patrol.note.empty": "No patrol data in this scope yet.",
@@ -108,6 +110,7 @@ PATROL_STRINGS: dict[str, dict[str, str]] = {
         "patrol.col.rounds_done": "Rounds done",
         "patrol.col.rounds_due": "Rounds due",
         "patrol.col.rate": "Done",
+        "patrol.col.rounds_missed": "Rounds missed",
         "patrol.col.days_0": "0 rounds",
         "patrol.col.days_1": "1 round",
         "patrol.col.days_2": "2 rounds",

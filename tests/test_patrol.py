@@ -114,7 +114,9 @@ def test_warden_grid_street_and_day_totals(runtime) -> None:  # type: ignore[no-
     assert (days[D1]["rounds_done"], days[D1]["rounds_due"], days[D1]["checkpoints_2"]) == (6, 10, 2)
     assert (days[D2]["rounds_done"], days[D2]["checkpoints_0"]) == (4, 2)
     total = patrol.summary(report)
-    assert (total["rounds_done"], total["rounds_due"], total["wardens"], total["wardens_short"]) == (10, 20, 4, 4)
+    assert {w: r["rounds_missed"] for w, r in wardens.items()} == {"w1": 2, "w2": 3, "wg": 1, "w3": 0}
+    assert (total["rounds_done"], total["rounds_due"], total["wardens"], total["wardens_short"]) == (10, 20, 4, 3)
+    assert total["rounds_missed"] == 6  # the afternoon round in progress is not missed yet
 
 
 def test_scope_area_filters_the_checkpoints(runtime) -> None:  # type: ignore[no-untyped-def]
@@ -141,6 +143,7 @@ def test_today_counts_only_rounds_ended_or_in_progress(runtime) -> None:  # type
     assert report.due_per_day == (1,)
     rows = by(patrol.checkpoint_rows(runtime, report), "checkpoint_id")
     assert (rows["cp0"]["rounds_done"], rows["cp0"]["rounds_due"], rows["cp0"]["rate"]) == (1, 1, 1.0)
+    assert rows["cp1"]["rounds_missed"] == 0  # the morning round is still in progress
     assert patrol.summary(report)["today_rounds_due"] == 1
     # a period reaching past the first day with data starts there; days after today are not due
     report = patrol.patrol_report(runtime, scope("2026-05-01", "2026-05-31"), now=at(D2, "15:00"))

@@ -83,7 +83,7 @@ def test_patrol_section_shows_the_hand_made_rounds_and_replays_a_track(
 
     # per checkpoint
     browser.find_element(By.XPATH, "//*[@id='patrol-level']//label[contains(., '实测点')]").click()
-    until(browser, lambda d: [r.get("checkpoint_id") for r in grid_rows(d, "patrol-table")][:1] != [None],
+    until(browser, lambda d: "checkpoint_id" in (grid_rows(d, "patrol-table") or [{}])[0],
           10, "the checkpoint table never showed")
     per_cp = {r["checkpoint_id"]: (r["rounds_done"], r["days_0"], r["days_1"], r["days_2"])
               for r in grid_rows(browser, "patrol-table")}
