@@ -68,7 +68,7 @@ def patrol_columns(level: str, lang: str) -> list[dict[str, Any]]:
                 col.update(sort="asc", sortIndex=1)
         elif key == "rounds_missed":
             # the worst first: wardens who missed rounds on top, then the lowest share done
-            col.update(filter="agNumberColumnFilter", type="numericColumn", minWidth=100, sort="desc", sortIndex=0,
+            col.update(filter="agNumberColumnFilter", type="numericColumn", minWidth=130, sort="desc", sortIndex=0,
                        cellClassRules={"patrol-none": "params.value > 0"})
         elif key in _NUMERIC:
             col.update(filter="agNumberColumnFilter", type="numericColumn", minWidth=100)
