@@ -39,6 +39,9 @@ ROUNDS_PER_DAY = 2
 LEVELS = ("checkpoints", "wardens", "grids", "communities", "streets", "days")
 """The tables of the compliance section (``patrol_rows(..., level)``)."""
 
+STATS = ("rounds_done", "days_0", "days_1", "days_2", "rounds_missed", "missed_last_round")
+"""Rows of :attr:`PatrolReport.stats`: per checkpoint, summed per group."""
+
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
@@ -72,6 +75,7 @@ class PatrolReport:
     last_round: Round
     missed_last: Any  # numpy bool [checkpoint]: not inspected in the last completed round
     rounds_missed: Any  # numpy int [checkpoint]: rounds due that have ended and were not done
+    stats: Any  # numpy int [STATS, checkpoint]: per checkpoint over the period (group sums are one op)
     generated_at: float
 
     @property
@@ -159,7 +163,10 @@ def patrol_report(runtime: Runtime, scope: Scope, now: float | None = None) -> P
             rounds_missed += (marks & ROUND_BITS["am"]) == 0  # today's ended round: the morning
     bit = ROUND_BITS[last.name]
     missed = (_padded(last_bits, width)[index] & bit) == 0
-    return PatrolReport(scope, today, tuple(days), due, tuple(facts), counts, last, missed, rounds_missed, now)
+    stats = np.vstack([counts.sum(axis=0, dtype=np.int64), (counts == 0).sum(axis=0), (counts == 1).sum(axis=0),
+                       (counts == 2).sum(axis=0), rounds_missed, missed]).astype(np.int64)
+    return PatrolReport(scope, today, tuple(days), due, tuple(facts), counts, last, missed, rounds_missed,
+                        stats, now)
 
 
 def _padded(raw: bytes, width: int) -> Any:
@@ -202,15 +209,15 @@ def _iso(ts: float | None, runtime: Runtime) -> str | None:
 
 
 def _tallies(report: PatrolReport, members: Any) -> dict[str, Any]:
-    """Rounds done and checkpoint-days with 0, 1, 2 rounds of the checkpoints ``members`` (indexes)."""
-    sub = report.counts[:, members]
-    n = sub.shape[1]
+    """Rounds done and due, rounds missed, checkpoint-days with 0, 1, 2 rounds and last-round misses of
+    the checkpoints ``members`` (indexes)."""
+    sums = dict(zip(STATS, report.stats[:, members].sum(axis=1).tolist(), strict=True))
+    n = len(members)
     due = report.rounds_due * n
-    done = int(sub.sum())
-    return {"checkpoints": n, "rounds_done": done, "rounds_due": due, "rate": _rate(done, due),
-            "days_0": int((sub == 0).sum()), "days_1": int((sub == 1).sum()), "days_2": int((sub == 2).sum()),
-            "rounds_missed": int(report.rounds_missed[members].sum()),
-            "missed_last_round": int(report.missed_last[members].sum())}
+    return {"checkpoints": n, "rounds_done": sums["rounds_done"], "rounds_due": due,
+            "rate": _rate(sums["rounds_done"], due), "rounds_missed": sums["rounds_missed"],
+            "days_0": sums["days_0"], "days_1": sums["days_1"], "days_2": sums["days_2"],
+            "missed_last_round": sums["missed_last_round"]}
 
 
 def _groups(keys: Iterable[str | None]) -> dict[str | None, list[int]]:
@@ -220,28 +227,27 @@ def _groups(keys: Iterable[str | None]) -> dict[str | None, list[int]]:
     return out
 
 
+def _checkpoint_row(runtime: Runtime, report: PatrolReport, n: int, lang: str) -> dict[str, Any]:
+    ref = runtime.reference
+    f = report.checkpoints[n]
+    done, d0, d1, d2, rounds_missed, missed_last = report.stats[:, n].tolist()
+    due = report.rounds_due
+    category = ref.categories.get(f.category)
+    return {
+        "checkpoint_id": f.checkpoint_id, "name": f.name or "",
+        "category_id": f.category, "category": category.name(lang) if category else f.category,
+        "street_id": f.street_id, "street": _area_name(ref, "streets", f.street_id, lang),
+        "community_id": f.community_id, "community": _area_name(ref, "communities", f.community_id, lang),
+        "grid_id": f.grid_id, "grid": _area_name(ref, "grids", f.grid_id, lang),
+        "warden_id": f.warden_id, "unit_id": f.unit_id, "unit": unit_name(ref, f.unit_id, f.unit_type, lang),
+        "rounds_done": done, "rounds_due": due, "rate": _rate(done, due),
+        "rounds_missed": rounds_missed, "days_0": d0, "days_1": d1, "days_2": d2,
+        "missed_last_round": bool(missed_last), "last_inspected_at": _iso(f.last_inspected_at, runtime)}
+
+
 def checkpoint_rows(runtime: Runtime, report: PatrolReport, lang: str = "zh") -> list[dict[str, Any]]:
     """One row per checkpoint: its responsible warden and unit, rounds done, days with 0/1/2 rounds."""
-    ref = runtime.reference
-    done = report.counts.sum(axis=0, dtype=np.int64)
-    per = [(report.counts == k).sum(axis=0) for k in (0, 1, 2)]
-    due = report.rounds_due
-    rows = []
-    for n, f in enumerate(report.checkpoints):
-        category = ref.categories.get(f.category)
-        rows.append({
-            "checkpoint_id": f.checkpoint_id, "name": f.name or "",
-            "category_id": f.category, "category": category.name(lang) if category else f.category,
-            "street_id": f.street_id, "street": _area_name(ref, "streets", f.street_id, lang),
-            "community_id": f.community_id, "community": _area_name(ref, "communities", f.community_id, lang),
-            "grid_id": f.grid_id, "grid": _area_name(ref, "grids", f.grid_id, lang),
-            "warden_id": f.warden_id, "unit_id": f.unit_id,
-            "unit": unit_name(ref, f.unit_id, f.unit_type, lang),
-            "rounds_done": int(done[n]), "rounds_due": due, "rate": _rate(int(done[n]), due),
-            "days_0": int(per[0][n]), "days_1": int(per[1][n]), "days_2": int(per[2][n]),
-            "rounds_missed": int(report.rounds_missed[n]), "missed_last_round": bool(report.missed_last[n]),
-            "last_inspected_at": _iso(f.last_inspected_at, runtime)})
-    return rows
+    return [_checkpoint_row(runtime, report, n, lang) for n in range(len(report.checkpoints))]
 
 
 def _common(values: Iterable[str | None]) -> str | None:
@@ -303,8 +309,8 @@ def missed_rows(runtime: Runtime, report: PatrolReport, lang: str = "zh") -> lis
     """Checkpoints not inspected in the last completed round, with their warden and unit."""
     keep = ("checkpoint_id", "name", "category_id", "category", "street_id", "street", "community_id",
             "community", "grid_id", "grid", "warden_id", "unit_id", "unit", "last_inspected_at")
-    return [{k: row[k] for k in keep} for row in checkpoint_rows(runtime, report, lang)
-            if row["missed_last_round"]]
+    rows = (_checkpoint_row(runtime, report, int(n), lang) for n in np.flatnonzero(report.missed_last))
+    return [{k: row[k] for k in keep} for row in rows]
 
 
 def patrol_rows(runtime: Runtime, report: PatrolReport, level: str, lang: str = "zh") -> list[dict[str, Any]]:
