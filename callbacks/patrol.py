@@ -91,6 +91,8 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
         if not scope_data or scope_data.get("error"):
             return (no_update,) * 11
         lang = normalize_lang(scope_data.get("lang"), runtime.config.lang)
+        if not runtime.consumer.status.caught_up:  # never partial numbers (like the live APIs)
+            return (t("patrol.catching_up", lang),) + (no_update,) * 10
         level = level if level in patrol.LEVELS else "wardens"
         now = runtime.now()
         report = patrol.patrol_report(runtime, patrol.scope_of(scope_data), now)

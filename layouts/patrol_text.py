@@ -11,6 +11,7 @@ PATROL_STRINGS: dict[str, dict[str, str]] = {
                         "定人：实测点登记的网格员，未登记时为所在网格的网格员；"
                         "定责：实测点登记的单位，否则为其类别的主管部门，否则为所在街道。"),
         "patrol.note.empty": "本范围内暂无巡查数据。",
+        "patrol.catching_up": "正在读取历史数据，巡查统计稍后显示：请稍候刷新本页。",
         "patrol.round.am": "上午轮",
         "patrol.round.pm": "下午轮",
         "patrol.tile.rounds": "巡查轮次完成率",
@@ -71,6 +72,7 @@ PATROL_STRINGS: dict[str, dict[str, str]] = {
                         "checkpoint, else its grid's warden; unit: the checkpoint's registered unit, else its "
                         "category's department, else its street."),
         "patrol.note.empty": "No patrol data in this scope yet.",
+        "patrol.catching_up": "Reading the stream history: patrol figures follow; reload the page shortly.",
         "patrol.round.am": "morning round",
         "patrol.round.pm": "afternoon round",
         "patrol.tile.rounds": "Rounds done",
