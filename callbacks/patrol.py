@@ -96,7 +96,7 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
         level = level if level in patrol.LEVELS else "wardens"
         now = runtime.now()
         report = patrol.patrol_report(runtime, patrol.scope_of(scope_data), now)
-        rows = patrol.patrol_rows(runtime, report, level, lang)
+        rows = patrol.report_rows(runtime, report, level, lang)
         if ctx.triggered_id == ids.PATROL_LEVEL:  # only the table changes
             return (no_update, no_update, rows, patrol_columns(level, lang)) + (no_update,) * 7
         total = patrol.summary(report)

@@ -313,8 +313,15 @@ def missed_rows(runtime: Runtime, report: PatrolReport, lang: str = "zh") -> lis
     return [{k: row[k] for k in keep} for row in rows]
 
 
-def patrol_rows(runtime: Runtime, report: PatrolReport, level: str, lang: str = "zh") -> list[dict[str, Any]]:
-    """The rows of one compliance table: a level of :data:`LEVELS` or ``"missed"``."""
+def patrol_rows(runtime: Runtime, scope: Scope, level: str, lang: str = "zh",
+                now: float | None = None) -> list[dict[str, Any]]:
+    """The rows of one compliance table of a scope (for exports): a level of :data:`LEVELS` or
+    ``"missed"``; flat dicts with stable keys, the same rows the page and the API show."""
+    return report_rows(runtime, patrol_report(runtime, scope, now), level, lang)
+
+
+def report_rows(runtime: Runtime, report: PatrolReport, level: str, lang: str = "zh") -> list[dict[str, Any]]:
+    """The rows of one compliance table of a computed report: a level of :data:`LEVELS` or ``"missed"``."""
     if level == "checkpoints":
         return checkpoint_rows(runtime, report, lang)
     if level == "wardens":

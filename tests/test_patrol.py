@@ -151,9 +151,10 @@ def test_today_counts_only_rounds_ended_or_in_progress(runtime) -> None:  # type
 
 
 def test_rows_are_flat_with_stable_keys(runtime) -> None:  # type: ignore[no-untyped-def]
-    report = patrol.patrol_report(runtime, scope(D1, D2), now=at(D2, "15:00"))
+    with pytest.raises(ValueError, match="level='cities'"):
+        patrol.patrol_rows(runtime, scope(D1, D2), "cities")
     for level in (*patrol.LEVELS, "missed"):
-        rows = patrol.patrol_rows(runtime, report, level)
+        rows = patrol.patrol_rows(runtime, scope(D1, D2), level, "en", now=at(D2, "15:00"))
         assert rows and all(list(r) == list(rows[0]) for r in rows), level
         assert all(not isinstance(v, dict | list) for r in rows for v in r.values()), level
 

@@ -80,6 +80,9 @@ def test_patrol_section_shows_the_hand_made_rounds_and_replays_a_track(
     assert until(browser, lambda d: "0.0%" in d.find_element(By.ID, "patrol-table").text, 5,
                  "the rate column does not show 0.0% for wb")
     assert sorted(r["checkpoint_id"] for r in grid_rows(browser, "patrol-missed")) == missed
+    api = served.app.server.test_client().get("/api/v1/patrol?period=7d&street=s1").get_json()
+    assert (api["summary"]["rounds_done"], api["summary"]["rounds_due"]) == (5, 3 * due)
+    assert {w["warden_id"]: w for w in api["wardens"]} == {w["warden_id"]: w for w in wardens}  # the page's rows
 
     # per checkpoint
     browser.find_element(By.XPATH, "//*[@id='patrol-level']//label[contains(., '实测点')]").click()
