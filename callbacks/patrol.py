@@ -106,9 +106,7 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
                   due=1 if current.name == "am" else 2, first=total["from"])
                 if report.days else t("patrol.note.empty", lang))
         last = total["last_round"]
-        wardens = patrol.warden_rows(runtime, report, lang)
-        wardens.sort(key=lambda r: (-r["rounds_missed"], r["rate"] if r["rate"] is not None else 2.0,
-                                    r["warden_id"] or ""))
+        wardens = patrol.warden_rows(runtime, report, lang)  # the worst first
         options = [{"label": f"{r['warden_id']} · {_pct(r['rate'])} ({r['rounds_done']}/{r['rounds_due']})",
                     "value": r["warden_id"]} for r in wardens if r["warden_id"]]
         days = [d.isoformat() for d in patrol.track_days(runtime)] or [report.today.isoformat()]
@@ -167,8 +165,9 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
                     t("patrol.track.none", lang, days=runtime.config.track_days))
         times = found["times"]
         step = max(1, len(points) // 6)
-        marks = {i: times[i][11:16] for i in range(0, len(points), step)}
-        marks[len(points) - 1] = times[-1][11:16]
+        last = len(points) - 1
+        marks = {i: times[i][11:16] for i in range(0, len(points), step) if i == 0 or last - i >= step // 2}
+        marks[last] = times[-1][11:16]
         note = t("patrol.track.points", lang, n=len(points), interval=f"{found['interval_s']:g}",
                  first=times[0][11:19], last=times[-1][11:19])
         return (found, [[p[1], p[2]] for p in points], markers, outline, viewport, len(points) - 1,

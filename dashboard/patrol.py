@@ -256,7 +256,8 @@ def _common(values: Iterable[str | None]) -> str | None:
 
 
 def warden_rows(runtime: Runtime, report: PatrolReport, lang: str = "zh") -> list[dict[str, Any]]:
-    """One row per responsible warden (checkpoints without one are grouped under ``warden_id`` None)."""
+    """One row per responsible warden, those who missed most rounds first, then the lowest share
+    done (checkpoints without a warden are grouped under ``warden_id`` None)."""
     ref = runtime.reference
     rows = []
     for warden, members in sorted(_groups(f.warden_id for f in report.checkpoints).items(),
@@ -267,6 +268,7 @@ def warden_rows(runtime: Runtime, report: PatrolReport, lang: str = "zh") -> lis
                      "street": _area_name(ref, "streets", street, lang),
                      "grids": ",".join(sorted({f.grid_id for f in facts if f.grid_id})),
                      **_tallies(report, members)})
+    rows.sort(key=lambda r: (-r["rounds_missed"], 2.0 if r["rate"] is None else r["rate"], r["warden_id"] or "~"))
     return rows
 
 

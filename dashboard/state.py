@@ -383,6 +383,7 @@ class State:
                 "version": self.version,
                 "checkpoints": len(self.registry.checkpoints),
                 "wardens": len(self.registry.wardens),
+                "track_points": self.registry.tracks.size()[0],
                 "cases": len(self.book.cases),
                 "open_cases": len(self.book.open_cases),
                 "retired_case_ids": len(self.book.retired),

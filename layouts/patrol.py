@@ -64,11 +64,9 @@ def patrol_columns(level: str, lang: str) -> list[dict[str, Any]]:
                                "headerTooltip": t(f"patrol.col.{key}", lang)}
         if key == "rate":
             col.update(valueFormatter=_RATE, cellClassRules=_LOW, filter="agNumberColumnFilter", minWidth=90)
-            if level != "days":
-                col.update(sort="asc", sortIndex=1)
         elif key == "rounds_missed":
-            # the worst first: wardens who missed rounds on top, then the lowest share done
-            col.update(filter="agNumberColumnFilter", type="numericColumn", minWidth=130, sort="desc", sortIndex=0,
+            # the worst first: wardens who missed rounds on top
+            col.update(filter="agNumberColumnFilter", type="numericColumn", minWidth=130, sort="desc",
                        cellClassRules={"patrol-none": "params.value > 0"})
         elif key in _NUMERIC:
             col.update(filter="agNumberColumnFilter", type="numericColumn", minWidth=100)
