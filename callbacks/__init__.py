@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from callbacks import leaders, patrol, router, wall
+from callbacks import casefile, dept, leaders, patrol, router, wall
 
 if TYPE_CHECKING:
     import dash
@@ -21,3 +21,5 @@ def register(app: dash.Dash, runtime: Runtime, wall_model: WallModel,
     leaders.register(app, runtime)
     patrol.register(app, runtime)
     wall.register(app, wall_model)
+    casefile.register(app, runtime)
+    dept.register(app, runtime)

@@ -16,11 +16,13 @@ from flask import has_request_context, request
 from dashboard import http, metrics
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
+from dashboard.export import bp as export_blueprint
 from dashboard.pages import match
 from dashboard.reference import Reference, load_reference
 from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
 from dashboard.wall_model import WallModel
 from data_feed.connection import connect_url, start_embedded
+from layouts.casefile import case_layout, dept_layout
 from layouts.i18n import normalize_lang
 from layouts.leaders import ReportSettings, leaders_layout
 from layouts.router import PageLayout, not_found, root_layout
@@ -63,7 +65,9 @@ def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
     wall = wall_settings(config, reference)
     report = report_settings(config, reference)
     return {"wall": lambda _id, _query: wall_layout(wall),
-            "leaders": lambda _id, query: leaders_layout(report, query)}
+            "leaders": lambda _id, query: leaders_layout(report, query),
+            "case": lambda case_id, query: case_layout(report, case_id, query),
+            "dept": lambda dept_id, query: dept_layout(report, dept_id, query)}
 
 
 def render_page(pages: Mapping[str, PageLayout], path: str, query: Mapping[str, str],
@@ -113,6 +117,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     server.extensions[EXTENSION_KEY] = runtime
     server.extensions[WALL_EXTENSION_KEY] = wall
     server.register_blueprint(api_blueprint)
+    server.register_blueprint(export_blueprint)
     http.install(app)
     metrics.install(app, runtime)
 

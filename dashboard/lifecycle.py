@@ -119,7 +119,7 @@ class CaseBook:
         if hint is not None:
             case.timeline = tuple(sorted((*case.timeline, _found_step(hint)), key=operator.itemgetter(0)))
         case.groups = groups_of(case)  # may fail on bad data: before anything is indexed
-        self.commit(case, (None, None, None), False, None)
+        self.commit(case, (None, None, None, None), False, None)
 
     def apply(self, event: Event) -> None:
         """Apply a validated case event to its (reported) case, all or nothing."""

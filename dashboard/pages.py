@@ -25,6 +25,8 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("wall", "/"),
     Route("leaders", "/leaders"),
+    Route("case", "/case/", prefix=True),
+    Route("dept", "/dept/", prefix=True),
 )
 """Every page of the Dash app; any other page path is a 404."""
 

@@ -357,10 +357,11 @@ class State:
             return CheckpointStatus.OK
         return CheckpointStatus.PENDING
 
-    def overdue_by_group(self, now: float) -> dict[tuple[str, str], int]:
-        """Open cases past their deadline at ``now`` per KPI group (a search per group)."""
+    def overdue_by_group(self, now: float, levels: frozenset[str] | None = None) -> dict[tuple[str, str], int]:
+        """Open cases past their deadline at ``now`` per KPI group (a search per group), of the
+        groups in ``levels`` only when given."""
         with self.lock:
-            return self.book.deadlines.overdue(now)
+            return self.book.deadlines.overdue(now, levels)
 
     def alert_page(self, now: float, limit: int,
                    after: tuple[int, float, str] | None = None) -> tuple[list[tuple[Case, float | None]], int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from layouts.casefile_text import CASEFILE_STRINGS
 from layouts.leaders_text import LEADERS_STRINGS
 from layouts.patrol_text import PATROL_STRINGS
 
@@ -64,6 +65,7 @@ WALL_STRINGS: Mapping[str, Mapping[str, str]] = {
         "alerts.left": "剩余 {d}",
         "alerts.age": "已受理 {d}",
         "alerts.hazard": "重大隐患",
+        "alerts.open_case": "打开案件档案",
         "round.am": "上午巡查",
         "round.pm": "下午巡查",
         "last_update": "{n} 秒前更新",
@@ -128,6 +130,7 @@ WALL_STRINGS: Mapping[str, Mapping[str, str]] = {
         "alerts.left": "{d} left",
         "alerts.age": "age {d}",
         "alerts.hazard": "HAZARD",
+        "alerts.open_case": "Open the case file",
         "round.am": "Morning round",
         "round.pm": "Afternoon round",
         "last_update": "updated {n} s ago",
@@ -145,7 +148,8 @@ WALL_STRINGS: Mapping[str, Mapping[str, str]] = {
 
 # Every page's strings in one table (each page keeps its own in ``layouts/<page>_text.py``).
 STRINGS: Mapping[str, Mapping[str, str]] = {
-    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang], **PATROL_STRINGS[lang]} for lang in LANGS
+    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang], **CASEFILE_STRINGS[lang], **PATROL_STRINGS[lang]}
+    for lang in LANGS
 }
 
 def normalize_lang(value: str | None, default: str = "zh") -> str:

@@ -13,10 +13,16 @@ from typing import Any
 import dash_ag_grid as dag
 import dash_leaflet as dl
 from dash import dcc, html
+from dash_extensions.javascript import Namespace
 
 from layouts import ids
 from layouts.i18n import normalize_lang, t
 from layouts.patrol import patrol_section
+
+_ns = Namespace("dashExtensions", "report")
+
+REFRESH_MS = 60_000
+"""The page re-reads its figures this often (today's numbers move; a period's past days do not)."""
 
 PERIOD_CHOICES = ("today", "7d", "30d", "month", "last_month", "custom")
 """The period picker's options, in order."""
@@ -48,15 +54,20 @@ def page_header(title_key: str, lang: str, extra: Any = None) -> html.Header:
     ], className="report-header")
 
 
-def grid_table(component_id: str, lang: str, height: str = "360px") -> dag.AgGrid:
-    """An AG Grid with sorting and filtering on every column (rows and columns come later)."""
+def grid_table(component_id: str, lang: str, height: str | None = "360px") -> dag.AgGrid:
+    """An AG Grid with sorting and filtering on every column (rows and columns come later);
+    ``height`` None grows with its rows (short tables)."""
+    options: dict[str, Any] = {"animateRows": False, "suppressCellFocus": True, "suppressColumnVirtualisation": True,
+                               "localeText": {"noRowsToShow": "无数据" if lang == "zh" else "No rows"}}
+    style: dict[str, Any] = {"width": "100%"}
+    if height is None:
+        options["domLayout"] = "autoHeight"
+    else:
+        style["height"] = height
     return dag.AgGrid(
         id=component_id, rowData=[], columnDefs=[],
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
-        dashGridOptions={"animateRows": False, "suppressCellFocus": True,
-                         "localeText": {"noRowsToShow": "无数据" if lang == "zh" else "No rows"}},
-        columnSize="responsiveSizeToFit", className="report-grid",
-        style={"height": height, "width": "100%"})
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 80},
+        dashGridOptions=options, columnSize="autoSize", className="report-grid", style=style)
 
 
 def export_links(table: str, lang: str, csv_id: str | None = None) -> html.Div:
@@ -105,14 +116,15 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
     if settings.tile_url:
         children.append(dl.TileLayer(url=settings.tile_url, maxZoom=19,
                                      attribution=settings.tile_attribution or None))
-    children.append(dl.GeoJSON(id=ids.LEADERS_MAP + "-areas", data=None, zoomToBounds=True,
-                               style={"color": "#1f5f8b", "weight": 2, "fillOpacity": 0.25}))
+    children.append(dl.GeoJSON(id=ids.LEADERS_AREAS, data=None, zoomToBounds=True,
+                               style=_ns("gradeStyle"), onEachFeature=_ns("areaTooltip")))
     the_map = dl.MapContainer(children, id=ids.LEADERS_MAP, center=[lat, lon], zoom=zoom,
                               attributionControl=bool(settings.tile_url), className="leaders-map",
-                              style={"height": "420px", "background": "#eef2f5"})
+                              style={"height": "460px"})
     return html.Div([
         dcc.Location(id=ids.LEADERS_URL, refresh=False),
         dcc.Store(id=ids.SCOPE),
+        dcc.Interval(id=ids.LEADERS_REFRESH, interval=REFRESH_MS),
         page_header("leaders.title", lang, period_picker(query, lang)),
         html.Nav(id=ids.BREADCRUMB, className="breadcrumb"),
         html.Div(id=ids.LEADERS_FIGURES, className="figure-tiles"),
@@ -121,13 +133,52 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
                                                          style={"height": "420px"}), class_name="wide"),
         ], className="report-row"),
         html.Div([
-            _section(html.Span(id="ranking-title"), grid_table(ids.STREET_RANKING, lang), "ranking", lang,
-                     csv_id=ids.EXPORT_CSV),
+            _section(html.Span(id=ids.RANKING_TITLE),
+                     html.Div([grid_table(ids.STREET_RANKING, lang, None),
+                               html.P(t("grading.note", lang), className="grading-note")]),
+                     "ranking", lang, csv_id=ids.EXPORT_CSV),
             _section(t("section.map", lang), the_map),
         ], className="report-row two"),
         html.Div([
-            _section(t("section.categories", lang), grid_table(ids.CATEGORY_TABLE, lang), "categories", lang),
-            _section(t("section.departments", lang), grid_table(ids.DEPT_TABLE, lang), "departments", lang),
+            _section(t("section.categories", lang), html.Div([
+                dcc.Graph(id=ids.CATEGORY_TOP, config={"displayModeBar": False}, style={"height": "260px"}),
+                grid_table(ids.CATEGORY_TABLE, lang, "420px")]), "categories", lang),
+            _section(t("section.departments", lang), grid_table(ids.DEPT_TABLE, lang, "480px"), "departments", lang),
         ], className="report-row two"),
         html.Div(patrol_section(settings, lang), id="patrol-slot", className="report-row"),
     ], className=f"report-page lang-{lang}", lang="en" if lang == "en" else "zh-CN")
+
+
+def _delta(change: float | None, unit: str, label: str, better_up: bool) -> html.Span:
+    if change is None:
+        return html.Span(f"{label} —", className="delta none")
+    good = (change >= 0) == better_up
+    arrow = "▲" if change > 0 else ("▼" if change < 0 else "＝")
+    return html.Span(f"{label} {arrow}{abs(change):g}{unit}",
+                     className="delta " + ("up" if good else "down") if change else "delta none")
+
+
+LOWER_IS_BETTER = frozenset({"rework_rate", "overdue", "mean_close_h"})
+"""Figures where a fall is good news (coloured green)."""
+
+
+def figure_tiles(rows: list[dict[str, Any]], lang: str) -> list[html.Div]:
+    """One tile per headline figure with its 环比 and 同比 changes."""
+    tiles = []
+    for row in rows:
+        name = row["figure"]
+        value = row["value"]
+        is_rate = name.endswith("_rate")
+        shown = "—" if value is None else (f"{value:.2f}%" if is_rate else f"{value:g}")
+        unit = "pp" if is_rate else "%"
+        better_up = name not in LOWER_IS_BETTER
+        deltas = [_delta(row.get("previous_change"), unit, t("figure.mom", lang), better_up),
+                  _delta(row.get("year_before_change"), unit, t("figure.yoy", lang), better_up)]
+        if name == "overdue":
+            deltas = [html.Span(t("figure.now", lang), className="delta none")]
+        tiles.append(html.Div([
+            html.Div(t(f"figure.{name}", lang), className="label"),
+            html.Div(shown, className="value", **{"data-figure": name}),
+            html.Div(deltas, className="changes"),
+        ], className="figure-tile", id={"type": ids.FIGURE, "name": name}))
+    return tiles
