@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from callbacks import casefile, dept, leaders, router, wall
+from callbacks import casefile, dept, leaders, patrol, router, wall
 
 if TYPE_CHECKING:
     import dash
@@ -19,6 +19,7 @@ def register(app: dash.Dash, runtime: Runtime, wall_model: WallModel,
     """Register every callback of the dashboard on ``app`` (never on the global dash registry)."""
     router.register(app, render)
     leaders.register(app, runtime)
+    patrol.register(app, runtime)
     wall.register(app, wall_model)
     casefile.register(app, runtime)
     dept.register(app, runtime)

@@ -10,10 +10,11 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from dashboard import casefile, views
+from dashboard import casefile, patrol, views
 from dashboard import kpis as kpi_engine
-from dashboard.periods import PeriodError
+from dashboard.periods import PeriodError, district_day, parse_date
 from dashboard.runtime import EXTENSION_KEY, Runtime
+from dashboard.scope import ScopeError, parse_scope
 
 bp = Blueprint("api", __name__)
 
@@ -86,7 +87,8 @@ FAILING_AFTER_S = 10.0
 RETRY_AFTER_S = 2
 """What a client is told to wait while the history is being read."""
 
-LIVE_ROUTES = frozenset({"api.kpis", "api.alerts", "api.checkpoints", "api.case", "api.checkpoint_cases"})
+LIVE_ROUTES = frozenset({"api.kpis", "api.alerts", "api.checkpoints", "api.case", "api.checkpoint_cases",
+                         "api.patrol_compliance", "api.warden_track"})
 """Endpoints that answer 503 until the history has been read (never partial numbers)."""
 
 
@@ -255,3 +257,34 @@ def checkpoint_cases(checkpoint_id: str) -> Any:
     if found is None:
         return _error(404, f"no registered checkpoint with id {checkpoint_id!r}")
     return jsonify({"checkpoint_id": checkpoint_id, "open_cases": found})
+
+
+@bp.get("/api/v1/patrol")
+def patrol_compliance() -> Any:
+    """Patrol compliance (三定) of a period and area: rounds done per day and checkpoint,
+    aggregated per warden, grid, community and street, and the last round's misses."""
+    runtime = _runtime()
+    args = request.args
+    try:
+        _area_params(runtime, ("street", "community", "grid"))
+        scope = parse_scope(args, runtime.reference, runtime.now(), runtime.config.tz)
+    except UnknownId as exc:
+        return _error(404, str(exc.args[0]))
+    except (PeriodError, ScopeError) as exc:
+        return _error(400, str(exc))
+    lang = "en" if (args.get("lang") or "").startswith("en") else "zh"
+    return jsonify(patrol.report_json(runtime, patrol.patrol_report(runtime, scope), lang))
+
+
+@bp.get("/api/v1/wardens/<warden_id>/track")
+def warden_track(warden_id: str) -> Any:
+    """A warden's kept track of ``day`` (YYYY-MM-DD, default today): points [epoch s, lat, lon]."""
+    runtime = _runtime()
+    raw = request.args.get("day")
+    try:
+        day = parse_date(raw) if raw else district_day(runtime.now(), runtime.config.tz)
+    except ValueError:
+        return _error(400, f"day={raw!r} must be a date YYYY-MM-DD")
+    if not patrol.known_warden(runtime, warden_id):
+        return _error(404, f"warden {warden_id!r} is not known (no position, checkpoint or grid names it)")
+    return jsonify(patrol.track(runtime, warden_id, day))

@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_AGE_DAYS": 731,
     "CASE_RETENTION_DAYS": 30,
     "HISTORY_DAYS": 400,
+    "TRACK_DAYS": 3,
+    "TRACK_INTERVAL_S": 60,
 }
 """Every setting with its default; ``GRID_<NAME>`` in the environment overrides it."""
 
@@ -83,6 +85,10 @@ class Config:
     max_age_days: float
     case_retention_days: float
     history_days: int
+    track_days: int = 3
+    """District days of warden tracks kept in memory (today and the days before it)."""
+    track_interval_s: float = 60.0
+    """A warden's track keeps at most one position per this many seconds."""
 
 
 def _number(raw: Mapping[str, Any], name: str, kind: type, lo: float, hi: float | None = None) -> Any:
@@ -198,4 +204,6 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         max_age_days=_number(raw, "MAX_AGE_DAYS", float, 1),
         case_retention_days=_number(raw, "CASE_RETENTION_DAYS", float, 1),
         history_days=_number(raw, "HISTORY_DAYS", int, 31),
+        track_days=_number(raw, "TRACK_DAYS", int, 1, 31),
+        track_interval_s=_number(raw, "TRACK_INTERVAL_S", float, 1, 3600),
     )

@@ -32,6 +32,7 @@ from dashboard.periods import RoundClock, district_day
 from dashboard.reference import Reference
 from dashboard.registry import Checkpoint, Registry
 from dashboard.status import CheckpointStatus
+from dashboard.tracks import TrackStore
 from data_feed.consumer import Rejection
 from data_feed.contract import (
     CASE_TYPES,
@@ -98,7 +99,8 @@ class State:
         self.ingestion = Ingestion(late_window_s=config.late_window_s,
                                    dedupe_window_s=config.dedupe_window_s,
                                    max_future_s=config.max_future_s, max_age_s=config.max_age_days * 86400)
-        self.registry = Registry(reference, self.rounds)
+        self.registry = Registry(reference, self.rounds,
+                                 TrackStore(config.tz, config.track_days, config.track_interval_s))
         self.book = CaseBook(reference, self.registry, config.tz,
                              {k: v * 3600.0 for k, v in config.default_limit_hours.items()},
                              config.near_deadline_fraction, config.case_retention_days * 86400,
@@ -321,7 +323,7 @@ class State:
             self._pruned_day = today
             before = today - timedelta(days=self.config.history_days)
             self.book.prune(before)
-            self.registry.prune(before)
+            self.registry.prune(before, tracks_before=today - timedelta(days=self.config.track_days - 1))
 
     # ---------------------------------------------------------------- reads (each under the lock)
     @property
@@ -382,6 +384,7 @@ class State:
                 "version": self.version,
                 "checkpoints": len(self.registry.checkpoints),
                 "wardens": len(self.registry.wardens),
+                "track_points": self.registry.tracks.size()[0],
                 "cases": len(self.book.cases),
                 "open_cases": len(self.book.open_cases),
                 "retired_case_ids": len(self.book.retired),

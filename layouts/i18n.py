@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from layouts.casefile_text import CASEFILE_STRINGS
 from layouts.leaders_text import LEADERS_STRINGS
+from layouts.patrol_text import PATROL_STRINGS
 
 LANGS = ("zh", "en")
 """Supported languages; the first is the default."""
@@ -147,7 +148,8 @@ WALL_STRINGS: Mapping[str, Mapping[str, str]] = {
 
 # Every page's strings in one table (each page keeps its own in ``layouts/<page>_text.py``).
 STRINGS: Mapping[str, Mapping[str, str]] = {
-    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang], **CASEFILE_STRINGS[lang]} for lang in LANGS
+    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang], **CASEFILE_STRINGS[lang], **PATROL_STRINGS[lang]}
+    for lang in LANGS
 }
 
 def normalize_lang(value: str | None, default: str = "zh") -> str:

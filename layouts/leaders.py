@@ -17,6 +17,7 @@ from dash_extensions.javascript import Namespace
 
 from layouts import ids
 from layouts.i18n import normalize_lang, t
+from layouts.patrol import patrol_section
 
 _ns = Namespace("dashExtensions", "report")
 
@@ -144,7 +145,7 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
                 grid_table(ids.CATEGORY_TABLE, lang, "420px")]), "categories", lang),
             _section(t("section.departments", lang), grid_table(ids.DEPT_TABLE, lang, "480px"), "departments", lang),
         ], className="report-row two"),
-        html.Div(id="patrol-slot", className="report-row"),
+        html.Div(patrol_section(settings, lang), id="patrol-slot", className="report-row"),
     ], className=f"report-page lang-{lang}", lang="en" if lang == "en" else "zh-CN")
 
 

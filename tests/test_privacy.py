@@ -49,7 +49,8 @@ def test_no_personal_data_in_any_public_output(redis_conn: redis.Redis, redis_ur
         client = app.server.test_client()
         outputs = [client.get(p).get_data(as_text=True) for p in (
             "/", "/_dash-layout", "/healthz", "/api/v1/kpis?period=all", "/api/v1/alerts", "/api/v1/checkpoints",
-            "/api/v1/cases/P1", "/api/v1/cases/P2", "/api/v1/checkpoints/cp1/cases", "/case/P1")]
+            "/api/v1/cases/P1", "/api/v1/cases/P2", "/api/v1/checkpoints/cp1/cases", "/case/P1",
+            "/api/v1/patrol?period=all")]
         for lang in ("zh", "en"):
             out = tick(wall_model_of(app), {"lang": lang}, None, time.time())
             outputs.append(json.dumps(out, cls=plotly.utils.PlotlyJSONEncoder))
