@@ -8,7 +8,7 @@ from typing import Any
 
 import dash
 import dash_leaflet as dl
-from dash import Input, Output, State, ctx, html, no_update
+from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from dashboard import patrol
 from dashboard.runtime import Runtime
@@ -65,8 +65,26 @@ def summary_tiles(total: dict[str, Any], lang: str) -> list[html.Div]:
     ]
 
 
+def register_exports(app: dash.Dash) -> None:
+    """The compliance table's export links follow the scope and the chosen level."""
+
+    @app.callback(
+        Output({"type": ids.PATROL_EXPORT, "format": ALL}, "href"),
+        Input(ids.SCOPE, "data"),
+        Input(ids.PATROL_LEVEL, "value"),
+        State({"type": ids.PATROL_EXPORT, "format": ALL}, "id"),
+    )
+    def export_hrefs(scope: dict[str, Any] | None, level: str | None,
+                     links: list[dict[str, str]]) -> list[str]:
+        """``/export/patrol-<level>.<format>?<the page's query>``."""
+        if not scope or scope.get("error") or not level:
+            return ["#"] * len(links)
+        return [f"/export/patrol-{level}.{link['format']}{scope['query']}" for link in links]
+
+
 def register(app: dash.Dash, runtime: Runtime) -> None:
     """Register the patrol compliance callbacks on ``app``."""
+    register_exports(app)
 
     @app.callback(
         Output(ids.PATROL_NOTE, "children"),

@@ -15,13 +15,14 @@ from typing import Any
 import pandas as pd
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
-from dashboard import reports
+from dashboard import patrol, reports
 from dashboard.api import not_before_caught_up
 from dashboard.periods import PeriodError
 from dashboard.runtime import EXTENSION_KEY, Runtime
 from dashboard.scope import Scope, ScopeError, parse_scope
 from layouts.columns import COLUMNS, headers
 from layouts.i18n import normalize_lang
+from layouts.patrol import patrol_columns
 
 bp = Blueprint("export", __name__)
 
@@ -52,9 +53,8 @@ def file_name(runtime: Runtime, table: str, scope: Scope, lang: str, fmt: str) -
     return f"{safe}.{fmt}"
 
 
-def frame(rows: list[dict[str, Any]], table: str, lang: str) -> pd.DataFrame:
+def frame(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> pd.DataFrame:
     """The rows as a table with the page's columns and headers (in order)."""
-    cols = headers(table, lang)
     # object columns: an integer column with a blank stays integers (pandas would make it float)
     return pd.DataFrame([[row.get(key) for key, _ in cols] for row in rows], columns=[h for _, h in cols],
                         dtype=object)
@@ -70,13 +70,33 @@ def write(df: pd.DataFrame, fmt: str, sheet: str) -> bytes:
     return buffer.getvalue()
 
 
-RowSource = Callable[[Runtime, Scope, float, str], list[dict[str, Any]]]
+Table = tuple[list[dict[str, Any]], list[tuple[str, str]]]
+"""Rows and their (key, header) columns, in the page's order."""
+
+TableSource = Callable[[Runtime, Scope, float, str], Table]
 
 
-def sources() -> dict[str, RowSource]:
-    """Each exportable table's row function."""
-    return {"ranking": reports.ranking, "categories": reports.categories,
-            "departments": reports.departments}
+def _report_table(name: str) -> TableSource:
+    def source(runtime: Runtime, scope: Scope, now: float, lang: str) -> Table:
+        return reports.table(runtime, name, scope, now, lang), headers(name, lang)
+    return source
+
+
+def _patrol_table(level: str) -> TableSource:
+    def source(runtime: Runtime, scope: Scope, now: float, lang: str) -> Table:
+        rows = patrol.patrol_rows(runtime, scope, level, lang, now)
+        cols = [(c["field"], c["headerName"]) for c in patrol_columns(level, lang)]
+        # the page shows the rate as a percentage with one decimal: so does the file
+        rows = [{**r, "rate": None if r.get("rate") is None else round(100 * r["rate"], 1)} for r in rows]
+        return rows, [(k, f"{h} %" if k == "rate" else h) for k, h in cols]
+    return source
+
+
+def sources() -> dict[str, TableSource]:
+    """Each exportable table: the leadership page's report tables and the patrol tables."""
+    out = {name: _report_table(name) for name in reports.TABLES if name in COLUMNS}
+    out.update({f"patrol-{level}": _patrol_table(level) for level in (*patrol.LEVELS, "missed")})
+    return out
 
 
 @bp.before_request
@@ -89,7 +109,7 @@ def export(table: str, fmt: str) -> Any:
     """One report table of the query's scope as a file."""
     runtime = _runtime()
     table_sources = sources()
-    if table not in table_sources or table not in COLUMNS:
+    if table not in table_sources:
         return _error(404, f"no table {table!r}; tables: {', '.join(sorted(table_sources))}")
     if fmt not in FORMATS:
         return _error(404, f"format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -98,8 +118,8 @@ def export(table: str, fmt: str) -> Any:
         scope = _scope(runtime)
     except (PeriodError, ScopeError) as exc:
         return _error(400, str(exc))
-    rows = table_sources[table](runtime, scope, runtime.now(), lang)
-    data = write(frame(rows, table, lang), fmt, table)
+    rows, cols = table_sources[table](runtime, scope, runtime.now(), lang)
+    data = write(frame(rows, cols), fmt, table)
     return send_file(io.BytesIO(data), mimetype="text/csv; charset=utf-8" if fmt == "csv" else XLSX,
                      as_attachment=True, download_name=file_name(runtime, table, scope, lang, fmt),
                      max_age=0)

@@ -87,6 +87,13 @@ def patrol_columns(level: str, lang: str) -> list[dict[str, Any]]:
     return cols
 
 
+def _exports(lang: str, csv_id: dict[str, str], xlsx_id: dict[str, str]) -> html.Div:
+    """CSV and XLSX links of a compliance table (their hrefs follow the scope and the level)."""
+    return html.Div([html.A(t("export.csv", lang), id=csv_id, href="#", className="export-link"),
+                     html.A(t("export.xlsx", lang), id=xlsx_id, href="#", className="export-link")],
+                    className="export-links")
+
+
 def _grid(component_id: str, lang: str, height: str) -> dag.AgGrid:
     return dag.AgGrid(
         id=component_id, rowData=[], columnDefs=[],
@@ -128,12 +135,19 @@ def patrol_section(settings: ReportSettings, lang: str) -> html.Section:
         html.Div(id=ids.PATROL_SUMMARY, className="figure-tiles patrol-summary"),
         html.Div([
             html.Div([
-                dcc.RadioItems(id=ids.PATROL_LEVEL, options=levels, value="wardens", inline=True,
-                               className="patrol-levels", inputClassName="patrol-level-input"),
+                html.Div([
+                    dcc.RadioItems(id=ids.PATROL_LEVEL, options=levels, value="wardens", inline=True,
+                                   className="patrol-levels", inputClassName="patrol-level-input"),
+                    _exports(lang, {"type": ids.PATROL_EXPORT, "format": "csv"},
+                             {"type": ids.PATROL_EXPORT, "format": "xlsx"}),
+                ], className="section-head"),
                 _grid(ids.PATROL_TABLE, lang, "440px"),
             ], className="patrol-tables"),
             html.Div([
-                html.H3(id=ids.PATROL_MISSED_TITLE),
+                html.Div([html.H3(id=ids.PATROL_MISSED_TITLE),
+                          _exports(lang, {"type": ids.EXPORT, "table": "patrol-missed", "format": "csv"},
+                                   {"type": ids.EXPORT, "table": "patrol-missed", "format": "xlsx"})],
+                         className="section-head"),
                 _grid(ids.PATROL_MISSED, lang, "320px"),
             ], className="patrol-missed"),
         ], className="patrol-row"),

@@ -192,3 +192,46 @@ def test_report_api_errors(report_app: tuple[Any, Any]) -> None:
     trend = client.get("/api/v1/report/trend?from=2026-05-10&to=2026-05-12").get_json()["days"]
     assert [d["accepted"] for d in trend] == [3, 0, 4]
     assert [d["closed_on_time"] + d["closed_late"] for d in trend] == [3, 0, 1]
+
+
+def test_patrol_exports_equal_the_patrol_api(redis_conn: redis.Redis, redis_url: str, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from tests.events import iso
+
+    now = datetime.now(CST)
+    yesterday = (now - timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    events: list[dict[str, str]] = []
+    for i in range(3):
+        events.append({"type": "checkpoint.registered", "ts": iso(yesterday - timedelta(days=2)),
+                       "checkpoint_id": f"cp{i}", "category": "lamp", "lat": "41.12", "lon": "122.07",
+                       "street_id": "s1", "warden_id": f"w{i % 2}"})
+    for i in range(2):  # cp0 and cp1 inspected in yesterday's morning round, cp0 again in the afternoon
+        events.append({"type": "inspection.completed", "ts": iso(yesterday), "checkpoint_id": f"cp{i}",
+                       "warden_id": f"w{i % 2}", "result": "ok"})
+    events.append({"type": "inspection.completed", "ts": iso(yesterday + timedelta(hours=6)),
+                   "checkpoint_id": "cp0", "warden_id": "w0", "result": "ok"})
+    publish_many(redis_conn, events)
+    app = create_app({"REDIS_URL": redis_url, "DATA_DIR": str(tmp_path), "BLOCK_MS": 100})
+    rt = runtime_of(app)
+    try:
+        assert rt.consumer.wait_caught_up(10)
+        client = app.server.test_client()
+        day = yesterday.date().isoformat()
+        query = f"?from={day}&to={day}&street=s1"
+        api = client.get(f"/api/v1/patrol{query}").get_json()
+        resp = client.get(f"/export/patrol-wardens.csv{query}&lang=en")
+        assert resp.status_code == 200
+        lines = list(csv.DictReader(io.StringIO(resp.data.decode("utf-8-sig"))))
+        rate_header = next(h for h in lines[0] if h.endswith(" %"))
+        exported = {line[next(iter(line))]: line for line in lines}
+        assert set(exported) == {r["warden_id"] for r in api["wardens"]} == {"w0", "w1"}
+        for row in api["wardens"]:
+            assert float(exported[row["warden_id"]][rate_header]) == round(100 * row["rate"], 1)
+        w0 = next(r for r in api["wardens"] if r["warden_id"] == "w0")
+        assert w0["rounds_done"] == 2 + 0  # cp0 twice; cp2 (also w0's) never
+        missed = client.get(f"/export/patrol-missed.xlsx{query}")
+        sheet = openpyxl.load_workbook(io.BytesIO(missed.data)).active
+        assert len(list(sheet.values)) - 1 == len(api["missed_last_round"])
+    finally:
+        rt.stop()
