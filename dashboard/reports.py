@@ -108,18 +108,20 @@ def scope_record(runtime: Runtime, scope: Scope, period: Period, now: float) -> 
 
 
 def figures(runtime: Runtime, scope: Scope, now: float) -> dict[str, Any]:
-    """Headline figures of the scope with the previous period (环比) and a year before (同比,
-    only where the history has that year's data)."""
+    """Headline figures of the scope with the previous period (环比) and a year before (同比),
+    each only where the history covers the whole comparison period (else None: "no data")."""
     current = scope_record(runtime, scope, scope.period, now)
-    prev_period = previous(scope.period)
-    yoy_period = year_before(scope.period)
-    prev = scope_record(runtime, scope, prev_period, now) if prev_period else None
-    yoy = None
-    if yoy_period is not None and yoy_period.start is not None and yoy_period.end is not None:
+    compared: dict[str, tuple[Period, dict[str, Any]] | None] = {}
+    for label, span in (("previous", previous(scope.period)), ("year_before", year_before(scope.period))):
+        compared[label] = None
+        if span is None or span.start is None:
+            continue
         with runtime.state.lock:
-            has = runtime.state.tallies.has_days(yoy_period.start, yoy_period.end)
-        if has:
-            yoy = scope_record(runtime, scope, yoy_period, now)
+            covered = runtime.state.tallies.covers(span.start)
+        if covered:  # only where the history holds the whole comparison period
+            compared[label] = (span, scope_record(runtime, scope, span, now))
+    prev = compared["previous"][1] if compared["previous"] else None
+    yoy = compared["year_before"][1] if compared["year_before"] else None
     rows = []
     for name in FIGURES:
         value = _shown(name, current)
@@ -133,8 +135,7 @@ def figures(runtime: Runtime, scope: Scope, now: float) -> dict[str, Any]:
             row[f"{label}_change"] = _change(name, value, before)
         rows.append(row)
     return {"scope": scope.as_dict(), "record": current, "rows": rows,
-            "previous_period": prev_period.as_dict() if prev_period else None,
-            "year_before_period": yoy_period.as_dict() if yoy is not None and yoy_period else None}
+            **{f"{label}_period": found[0].as_dict() if found else None for label, found in compared.items()}}
 
 
 def _shown(name: str, record: Mapping[str, Any]) -> float | None:

@@ -315,9 +315,10 @@ class Tallies:
                         acc[bucket] = acc.get(bucket, 0) + n
         return out
 
-    def has_days(self, start: date, end: date) -> bool:
-        """True when any case was reported in ``start``..``end`` (for 同比 "where data exists")."""
-        return any(start <= day <= end for day in self.cases)
+    def covers(self, start: date) -> bool:
+        """True when the tallies reach back to ``start``: a comparison period that begins
+        before the history does would compare a full period with a partial one."""
+        return bool(self.cases) and min(self.cases) <= start
 
     def knows(self, group: Group) -> bool:
         """True when some day's tallies hold ``group`` (a case named that area)."""

@@ -20,6 +20,7 @@ from dashboard.periods import Period, parse_period
 from dashboard.scope import Scope, ScopeError, parse_scope
 from dashboard.tallies import BUCKET_BASE
 from data_feed.publish import publish_many
+from layouts.columns import headers
 from tests.events import CST, case_event, report
 from tests.helpers import feed, make_runtime
 
@@ -46,7 +47,7 @@ def figure(figs: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_month_on_month_and_year_on_year_on_hand_made_months(redis_conn: redis.Redis) -> None:
     rt = make_runtime(redis_conn, CASE_RETENTION_DAYS=800)
-    feed(redis_conn, rt, [*month_of_cases("Y", "2025-05-10", 4, 2), *month_of_cases("A", "2026-04-10", 5, 5),
+    feed(redis_conn, rt, [*month_of_cases("Y", "2025-05-01", 4, 2), *month_of_cases("A", "2026-04-10", 5, 5),
                           *month_of_cases("M", "2026-05-10", 10, 8)])
     last_month = parse_period("last_month", None, None, NOW, CST)  # type: ignore[arg-type]
     assert (last_month.start, last_month.end) == (date(2026, 5, 1), date(2026, 5, 31))
@@ -60,11 +61,16 @@ def test_month_on_month_and_year_on_year_on_hand_made_months(redis_conn: redis.R
     assert figs["year_before_period"]["from"] == "2025-05-01"
     assert figure(figs, "overdue")["previous"] is None  # counted now: no comparison
 
-    # April's year before has no data: 同比 is absent, not zero
+    # April 2026: its year before (April 2025) lies before the history begins (1 May 2025):
+    # no 同比 rather than a comparison with nothing; its previous period (March) is covered
     april = Scope(Period(date(2026, 4, 1), date(2026, 4, 30), "custom"))
     figs = reports.figures(rt, april, NOW)
     assert figs["year_before_period"] is None and figure(figs, "accepted")["year_before"] is None
-    assert figure(figs, "accepted")["previous"] == 0  # March: data window exists, nothing reported
+    assert figure(figs, "accepted")["previous"] == 0  # March 2026: inside the history, nothing reported
+    # the history's first month has no 环比 (the month before it is not in the history)
+    first = Scope(Period(date(2025, 5, 1), date(2025, 5, 31), "custom"))
+    figs = reports.figures(rt, first, NOW)
+    assert figs["previous_period"] is None and figure(figs, "accepted")["previous_change"] is None
 
 
 @pytest.mark.parametrize(("rates", "score", "grade"), [
@@ -167,19 +173,21 @@ def test_exports_equal_the_table_and_the_kpi_api(report_app: tuple[Any, Any]) ->
     disposition = resp.headers["Content-Disposition"]
     assert "ranking" in disposition and "2026-05-01_2026-05-31" in disposition
     lines = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
-    assert lines[0][:3] == ["排名", "名称", "等级"]
-    by_id = {line[-1]: line for line in lines[1:]}
+    assert lines[0] == [h for _, h in headers("ranking", "zh")] and lines[0][:3] == ["排名", "名称", "等级"]
+    by_id = {line[-1]: dict(zip([k for k, _ in headers("ranking", "zh")], line, strict=True)) for line in lines[1:]}
     assert set(by_id) == {r["id"] for r in table} == {"s1", "s2"}
     for row in table:
         line = by_id[row["id"]]
-        assert int(line[4]) == row["accepted"] == kpis["streets"][row["id"]]["accepted"]
-        assert float(line[6]) == row["closure_rate"] == round(100 * kpis["streets"][row["id"]]["closure_rate"], 2)
+        assert int(line["accepted"]) == row["accepted"] == kpis["streets"][row["id"]]["accepted"]
+        assert float(line["closure_rate"]) == row["closure_rate"] == round(
+            100 * kpis["streets"][row["id"]]["closure_rate"], 2)
     xlsx = client.get(f"/export/ranking.xlsx{query}&lang=en")
     assert xlsx.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
     values = list(sheet.values)
     assert values[0][:3] == ("Rank", "Name", "Grade")
-    assert {(v[-1], v[4]) for v in values[1:]} == {(r["id"], r["accepted"]) for r in table}
+    at = [k for k, _ in headers("ranking", "en")].index("accepted")
+    assert {(v[-1], v[at]) for v in values[1:]} == {(r["id"], r["accepted"]) for r in table}
 
 
 def test_report_api_errors(report_app: tuple[Any, Any]) -> None:

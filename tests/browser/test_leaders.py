@@ -16,6 +16,7 @@ import redis
 from selenium.webdriver.common.by import By
 
 from data_feed.publish import publish_many
+from layouts.columns import headers
 from tests.browser import district
 from tests.browser.conftest import Served, wait_caught_up
 from tests.browser.test_wall import until
@@ -134,16 +135,18 @@ def test_period_picker_and_export_follow_the_scope(served: Served, browser: Any)
     with urllib.request.urlopen(href, timeout=10) as resp:
         assert "attachment" in resp.headers["Content-Disposition"]
         lines = list(csv.reader(io.StringIO(resp.read().decode("utf-8-sig"))))
-    exported = {line[-1]: line for line in lines[1:]}
+    keys = [k for k, _ in headers("ranking", "zh")]
+    assert lines[0] == [h for _, h in headers("ranking", "zh")]
+    exported = {line[-1]: dict(zip(keys, line, strict=True)) for line in lines[1:]}
     shown = {r["id"]: r for r in ranking_rows(browser)}
     assert set(exported) == set(shown)
     for sid, row in shown.items():
         # same columns in the same order: rank, name, grade, score, accepted, closed, closure %
-        assert exported[sid][1] == row["name"] and exported[sid][4] == row["accepted"]
-        assert exported[sid][0] == row["rank"] and exported[sid][2] == row["grade"]
+        assert exported[sid]["name"] == row["name"] and exported[sid]["accepted"] == row["accepted"]
+        assert exported[sid]["rank"] == row["rank"] and exported[sid]["grade"] == row["grade"]
         def num(text: str) -> float | None:
             return float(text) if text else None
-        assert num(exported[sid][6]) == num(row["closure_rate"]), (sid, exported[sid], row)
+        assert num(exported[sid]["closure_rate"]) == num(row["closure_rate"]), (sid, exported[sid], row)
 
 
 def test_english_page_and_bad_scope(served: Served, browser: Any) -> None:
