@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import dash
-from dash import Input, Output, State, no_update
+from dash import ALL, Input, Output, State, no_update
 
 from dashboard.casefile import UnknownDepartment, department_of, department_view
 from dashboard.periods import parse_period
@@ -31,6 +31,20 @@ OUTPUTS = 12
 
 def register(app: dash.Dash, runtime: Runtime) -> None:
     """Register the department page's callbacks on ``app``."""
+
+    @app.callback(
+        Output({"type": ids.DEPT_EXPORT, "table": ALL, "format": ALL}, "href"),
+        Input(ids.DEPT_KEY, "data"),
+        Input(ids.DEPT_URL, "search"),
+        State({"type": ids.DEPT_EXPORT, "table": ALL, "format": ALL}, "id"),
+    )
+    def export_hrefs(key: dict[str, Any] | None, search: str | None, links: list[dict[str, str]]) -> list[str]:
+        """``/export/dept-<table>.<format>?department=<id>&period=…``: the page's period and language."""
+        args = dict(parse_qsl((search or "").lstrip("?")))
+        query = {"department": (key or {}).get("department_id") or "",
+                 "period": args.get("period") if args.get("period") in DEPT_PERIODS else "30d",
+                 "lang": (key or {}).get("lang") or runtime.config.lang}
+        return [f"/export/{link['table']}.{link['format']}?{urlencode(query)}" for link in links]
 
     @app.callback(
         Output(ids.DEPT_URL, "search"),

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
-from dashboard import patrol, reports
+from dashboard import casefile, patrol, reports
 from dashboard.api import not_before_caught_up
 from dashboard.periods import PeriodError
 from dashboard.runtime import EXTENSION_KEY, Runtime
@@ -92,10 +92,41 @@ def _patrol_table(level: str) -> TableSource:
     return source
 
 
+def _dept_table(kind: str) -> TableSource:
+    """A table of the department page (``?department=<id>``): its cases, checkpoints or figures."""
+    def source(runtime: Runtime, scope: Scope, now: float, lang: str) -> Table:
+        from layouts import casefile as page
+        from layouts.i18n import name_of
+
+        dept_id = request.args.get("department") or ""
+        try:
+            casefile.department_of(runtime.reference, dept_id)
+        except casefile.UnknownDepartment:
+            raise ScopeError(f"department={dept_id!r} is not a known department id") from None
+        view = casefile.department_view(runtime, dept_id, now, scope.period)
+        ref = runtime.reference
+        cats = {cid: name_of(c, lang, cid) for cid, c in ref.categories.items()}
+        streets = {sid: name_of(s, lang, sid) for sid, s in ref.streets.items()}
+        if kind == "cases":
+            rows, cols = page.case_rows(view["cases"], lang, cats, streets), page.case_columns(lang)
+        elif kind == "checkpoints":
+            rows = page.checkpoint_rows(view["checkpoints"], lang, cats, streets)
+            for row, raw in zip(rows, view["checkpoints"], strict=True):
+                row["open_links"] = " ".join(raw["open_cases"])  # the ids, not the page's links
+            cols = page.checkpoint_columns(lang)
+        else:
+            rows, cols = page.figure_rows(view["figures"], lang), page.figure_columns(lang)
+        fields = [(c["field"], c["headerName"]) for c in cols]
+        # the page shows the case id as a link: the file holds the id
+        return rows, [("case_id", h) if k == "case_link" else (k, h) for k, h in fields]
+    return source
+
+
 def sources() -> dict[str, TableSource]:
     """Each exportable table: the leadership page's report tables and the patrol tables."""
     out = {name: _report_table(name) for name in reports.TABLES if name in COLUMNS}
     out.update({f"patrol-{level}": _patrol_table(level) for level in (*patrol.LEVELS, "missed")})
+    out.update({f"dept-{kind}": _dept_table(kind) for kind in ("cases", "checkpoints", "figures")})
     return out
 
 
@@ -118,11 +149,14 @@ def export(table: str, fmt: str) -> Any:
         scope = _scope(runtime)
     except (PeriodError, ScopeError) as exc:
         return _error(400, str(exc))
-    rows, cols = table_sources[table](runtime, scope, runtime.now(), lang)
+    try:
+        rows, cols = table_sources[table](runtime, scope, runtime.now(), lang)
+    except ScopeError as exc:
+        return _error(400 if "department" not in str(exc) else 404, str(exc))
     data = write(frame(rows, cols), fmt, table)
     return send_file(io.BytesIO(data), mimetype="text/csv; charset=utf-8" if fmt == "csv" else XLSX,
-                     as_attachment=True, download_name=file_name(runtime, table, scope, lang, fmt),
-                     max_age=0)
+                     as_attachment=True, max_age=0, download_name=file_name(
+                         runtime, "_".join(filter(None, (table, request.args.get("department")))), scope, lang, fmt))
 
 
 @bp.get("/api/v1/report/<name>")

@@ -241,17 +241,27 @@ def dept_layout(settings: ReportSettings, dept_id: str, query: Mapping[str, str]
                                  className=section),
                 ], className="dept-column"),
                 html.Section([html.Div([html.H2(t("dept.figures", lang)),
-                                        html.Span(t("dept.figures_note", lang), className="period-note")],
+                                        html.Span(t("dept.figures_note", lang), className="period-note"),
+                                        _exports("dept-figures", lang)],
                                        className="section-head"),
                               _auto_height(grid_table(ids.DEPT_FIGURES, lang))], className=section),
             ], className="report-row two"),
-            html.Section(grid_table(ids.DEPT_CHECKPOINTS, lang, "360px"), className=section),
+            html.Section([html.Div([html.Span(), _exports("dept-checkpoints", lang)], className="section-head"),
+                          grid_table(ids.DEPT_CHECKPOINTS, lang, "360px")], className=section),
             html.Section([html.Div([html.H2(t("dept.cases", lang)), html.Span(id=ids.DEPT_CASE_COUNTS,
-                                                                              className="period-note")],
+                                                                              className="period-note"),
+                                    _exports("dept-cases", lang)],
                                    className="section-head"),
                           grid_table(ids.DEPT_CASES, lang, "420px")], className=section),
         ], id=ids.DEPT_SECTIONS, className="hidden"),
     ])
+
+
+def _exports(table: str, lang: str) -> html.Div:
+    """CSV and XLSX links of one of the page's tables (hrefs set with the period)."""
+    return html.Div([html.A(t(f"export.{fmt}", lang), href="#", className="export-link",
+                            id={"type": ids.DEPT_EXPORT, "table": table, "format": fmt})
+                     for fmt in ("csv", "xlsx")], className="export-links")
 
 
 def _auto_height(grid: Any) -> Any:
@@ -342,9 +352,13 @@ def figure_columns(lang: str) -> list[dict[str, Any]]:
 
 
 FIGURE_ORDER = ("accepted", "processed", "on_time_processed", "on_time_processing_rate", "closed", "closure_rate",
-                "on_time_closed", "on_time_closure_rate", "mean_hours_to_close", "median_hours_to_close",
+                "on_time_closed", "on_time_closure_rate", "mean_close_h", "median_close_h",
                 "returned", "rework_rate", "overdue", "rated", "satisfied", "satisfaction_rate")
 """Where the known figures go in the table (counts beside their rates); any other field follows."""
+
+
+HIDDEN_FIGURES = frozenset({"close_s"})
+"""Raw sums behind a shown figure (seconds to close, summed: shown as the mean)."""
 
 
 def figure_rows(record: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
@@ -353,6 +367,8 @@ def figure_rows(record: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     order = {key: n for n, key in enumerate(FIGURE_ORDER)}
     for key, value in sorted(record.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])):
         if isinstance(value, bool) or not isinstance(value, (int, float)) and value is not None:
+            continue
+        if key in HIDDEN_FIGURES:
             continue
         label = t(f"fig.{key}", lang)
         if value is None:

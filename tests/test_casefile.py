@@ -236,3 +236,28 @@ def test_a_department_only_named_in_subscriptions_is_known(redis_conn: redis.Red
     rt = make_runtime(redis_conn, ref)
     view = department_view(rt, "D-NEW", time.time(), parse_period("7d", None, None, time.time(), rt.config.tz))
     assert view["categories"] == ["ads"] and view["cases"] == []
+
+
+def test_department_exports_hold_only_its_cases(redis_conn: redis.Redis, redis_url: str, tmp_path: Path,
+                                                ref_dir: Path) -> None:
+    import csv
+    import io
+
+    start = int(time.time()) - 1800
+    publish_many(redis_conn, _open_cases(start))
+    app, rt = _app(redis_url, tmp_path, ref_dir)
+    try:
+        _wait_for(rt, "FLOWER4")
+        client = app.server.test_client()
+        resp = client.get("/export/dept-cases.csv?department=D-SAN&period=30d&lang=en")
+        assert resp.status_code == 200 and resp.data.startswith(b"\xef\xbb\xbf")
+        assert "D-SAN" in resp.headers["Content-Disposition"]
+        rows = list(csv.DictReader(io.StringIO(resp.data.decode("utf-8-sig"))))
+        view = department_view(rt, "D-SAN", rt.now(), parse_period("30d", None, None, rt.now(), rt.config.tz))
+        ids_column = next(iter(rows[0]))
+        assert {r[ids_column] for r in rows} == {r["case_id"] for r in view["cases"]} == {"BIN1", "DRAIN3"}
+        figures = client.get("/export/dept-figures.xlsx?department=D-SAN&period=30d")
+        assert figures.status_code == 200
+        assert client.get("/export/dept-cases.csv?department=NOPE").status_code == 404
+    finally:
+        rt.stop()
