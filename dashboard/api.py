@@ -12,7 +12,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from dashboard import kpis as kpi_engine
 from dashboard import views
+from dashboard.access import category_scope as _scope
+from dashboard.access import current_principal
 from dashboard.periods import PeriodError
+from dashboard.roles import Role
 from dashboard.runtime import EXTENSION_KEY, Runtime
 
 bp = Blueprint("api", __name__)
@@ -180,9 +183,14 @@ def kpis() -> Any:
         return _error(400, str(exc))
     except UnknownId as exc:
         return _error(404, str(exc.args[0]))
+    empty = kpi_engine.finish([0] * len(kpi_engine.COUNTS))
     if community is not None:
-        empty = kpi_engine.finish([0] * len(kpi_engine.COUNTS))
         report["communities"] = {community: report["communities"].get(community, empty)}
+    who = current_principal()
+    if who is not None and who.role == Role.DEPARTMENT:
+        # a department sees its own record only (cases dispatched to it)
+        dept = who.department_id or ""
+        report = {"period": report["period"], "departments": {dept: report["departments"].get(dept, empty)}}
     return jsonify(report)
 
 
@@ -198,7 +206,7 @@ def alerts() -> Any:
     runtime = _runtime()
     try:
         page = views.alert_page(runtime, runtime.now(), views.ALERT_PAGE if limit is None else limit,
-                                request.args.get("cursor") or None)
+                                request.args.get("cursor") or None, _scope())
     except views.CursorError as exc:
         return _error(400, str(exc))
     return jsonify(page)
@@ -216,6 +224,9 @@ def checkpoints() -> Any:
     if community is not None:
         collection["features"] = [f for f in collection["features"]
                                   if f["properties"]["community_id"] == community]
+    scope = _scope()
+    if scope is not None:
+        collection["features"] = [f for f in collection["features"] if f["properties"]["category"] in scope]
     response = jsonify(collection)
     # Statuses also change with the clock (rounds, deadlines), so the tag hashes the body itself.
     # Weak: the same tag stands for the gzip and plain forms, which Flask-Compress leaves alone.

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRID_")}
-    env.update(TMPDIR="/tmp", PYTHONPATH=str(ROOT), **extra)
+    env.update(TMPDIR="/tmp", PYTHONPATH=str(ROOT), GRID_AUTH="off", **extra)
     return env
 
 

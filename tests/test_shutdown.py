@@ -22,7 +22,7 @@ EXIT_WITHIN_S = 10.0
 
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRID_")}
-    env.update(TMPDIR="/tmp", PYTHONPATH=str(ROOT), GRID_DATA_DIR=str(data_dir))
+    env.update(TMPDIR="/tmp", PYTHONPATH=str(ROOT), GRID_DATA_DIR=str(data_dir), GRID_AUTH="off")
     return env
 
 
