@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
 
-from dashboard import public_views
+from dashboard import openapi, public_views
 from dashboard.config import Config
 from dashboard.ratelimit import client_address, form_or_json
 from dashboard.runtime import EXTENSION_KEY, Runtime
@@ -202,6 +202,11 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
             return _error(404, str(exc))
         body = _cache().get(("boundaries", street, lang), lambda: public_views.public_boundaries(runtime, street, lang))
         return _cacheable(body, 3600)
+
+    @bp.get("/api/v1/openapi.json")
+    def openapi_document() -> Any:
+        """The OpenAPI document of the JSON API."""
+        return _cacheable(openapi.document(), 300)
 
     @bp.post("/api/v1/public/query")
     @limiter.limit(config.query_rate_limit, key_func=lambda: "query-client:" + client_address())
