@@ -29,7 +29,8 @@ def portal_html(app_url: str, widgets: Sequence[str] = tuple(WIDGETS), query: st
     return ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>民声网 · 示例门户</title>'
             "<style>body{font:15px sans-serif;margin:0;background:#eef1f5}header{background:#c8102e;color:#fff;"
             "padding:14px 24px;font-size:22px}main{display:flex;flex-wrap:wrap;gap:18px;padding:18px}"
-            "section{background:#fff;padding:8px;box-shadow:0 1px 3px #0002}h2{font-size:13px;color:#666;margin:0 0 4px}"
+            "section{background:#fff;padding:8px;box-shadow:0 1px 3px #0002}"
+            "h2{font-size:13px;color:#666;margin:0 0 4px}"
             "iframe{border:0;display:block}</style></head>"
             f"<body><header>兴隆台区 · 民声网（示例门户）</header><main>{frames}</main></body></html>")
 
