@@ -38,8 +38,10 @@ def document() -> dict[str, Any]:
               "schema": {"type": "string", "enum": ["today", "7d", "30d", "all"]}}
     day = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
     query_body = {"type": "object", "required": ["query_code", "phone"], "properties": {
-        "query_code": {"type": "string", "description": "the code the citizen got when reporting"},
-        "phone": {"type": "string", "description": "the phone number the case was reported with"},
+        "query_code": {"type": "string", "pattern": "^[A-Za-z0-9-]{4,32}$",
+                       "description": "the code the citizen got when reporting"},
+        "phone": {"type": "string", "pattern": "^[+]?[0-9][0-9 -]{4,24}$",
+                  "description": "the phone number the case was reported with"},
         "lang": {"type": "string", "enum": ["zh", "en"]}}}
     return {
         "openapi": "3.0.3",
