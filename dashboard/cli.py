@@ -142,7 +142,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     configured = os.environ.get("GRID_REFERENCE_DIR")
     if configured:
         Path(configured).mkdir(parents=True, exist_ok=True)
-    config = load_config()
+    config = load_config({"AUTH": "off"})  # it serves nothing: no users or tokens needed
     stack = ExitStack()
     try:
         connection = _open_redis(config, stack)
@@ -301,8 +301,9 @@ def build_parser(prog: str = "python -m dashboard") -> argparse.ArgumentParser:
                            description="Serve the dashboard; Ctrl-C or SIGTERM stops it (and the embedded "
                                        "Redis, data saved).", formatter_class=fmt)
     demo = sub.add_parser("demo", help="embedded Redis + simulator + dashboard",
-                          description="Embedded Redis + district simulator + dashboard in one process; Ctrl-C "
-                                      "or SIGTERM stops everything (data saved in GRID_DATA_DIR).",
+                          description="Embedded Redis + district simulator + dashboard in one process; it "
+                                      "listens on 127.0.0.1 only and prints its wall token. Ctrl-C or SIGTERM "
+                                      "stops everything (data saved in GRID_DATA_DIR).",
                           formatter_class=fmt)
     serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (0.0.0.0: every interface)")
     for p in (serve, demo):
