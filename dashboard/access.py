@@ -375,7 +375,7 @@ def check() -> Response | None:
     page = found is not None and request.method == "GET"
     if who is None:
         if page:
-            return redirect(f"{LOGIN_PATH}?next={quote(request.full_path.rstrip('?'), safe='/?=&')}")  # type: ignore[return-value]
+            return redirect(f"{LOGIN_PATH}?next={quote(request.full_path.rstrip('?'), safe='/')}")  # type: ignore[return-value]
         return _denied(401, "sign in, or send a token as 'Authorization: Bearer <token>'", False)
     if who.role not in roles:
         return _denied(403, f"the role {who.role.value} may not open {path}", page)

@@ -173,7 +173,8 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
         except BadParam as exc:
             return _error(404, str(exc))
         now = runtime.now()
-        key = (kind, street, lang, runtime.state.version, int(now // 10))
+        # cases and inspections change the answer, and so does the clock (overdue, rounds)
+        key = (kind, street, lang, runtime.state.case_version, runtime.state.touch_seq, int(now // 10))
         return _cacheable(_cache().get(key, lambda: build(runtime, now, street, lang)))
 
     @bp.get("/api/v1/public/kpis")

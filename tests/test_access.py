@@ -121,7 +121,7 @@ def test_a_users_file_with_a_plain_password_is_refused(redis_url: str, tmp_path:
 def test_anonymous_reaches_public_paths_only(app: Any) -> None:
     client = app.server.test_client()
     page = client.get("/?kiosk=1")
-    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=/")
+    assert page.status_code == 302 and page.headers["Location"] == "/login?next=/%3Fkiosk%3D1"
     for path in ("/api/v1/kpis", "/api/v1/alerts", "/api/v1/checkpoints", "/metrics", "/_dash-layout",
                  "/_dash-dependencies"):
         response = client.get(path)
@@ -299,3 +299,15 @@ def test_query_rate_limit_per_client_holds_across_two_workers(redis_url: str, tm
     codes = [workers[i % 2].post("/api/v1/public/query", json={"query_code": f"CODE{i}234", "phone": "13900000000"})
              .status_code for i in range(5)]
     assert codes == [404, 404, 404, 429, 429]
+
+
+def test_login_returns_to_the_page_asked_for_and_never_off_site(app: Any) -> None:
+    client = app.server.test_client()
+    form = client.get("/login?next=%2F%3Fkiosk%3D1").get_data(True)
+    assert 'name="next" value="/?kiosk=1"' in form
+    response = client.post("/login", data={"username": "leader", "password": "leader-pass", "next": "/?kiosk=1"})
+    assert response.headers["Location"] == "/?kiosk=1"
+    other = app.server.test_client()
+    response = other.post("/login", data={"username": "leader", "password": "leader-pass",
+                                          "next": "//evil.example/"})
+    assert response.headers["Location"] == "/"
