@@ -311,3 +311,26 @@ def test_login_returns_to_the_page_asked_for_and_never_off_site(app: Any) -> Non
     response = other.post("/login", data={"username": "leader", "password": "leader-pass",
                                           "next": "//evil.example/"})
     assert response.headers["Location"] == "/"
+
+
+def test_department_scopes_of_pages() -> None:
+    """A department opens its own /dept/<id> and case files of its subscribed categories only."""
+    from dashboard.access import Access, Directory, Principal
+    from dashboard.pages import Route
+    from dashboard.roles import DEPARTMENTS, Role
+
+    config = load_config({"AUTH": "off"}, environ={})
+    cases = {"K1": "lamp", "K2": "bin"}
+    access = Access(config, Directory(), lambda dept: frozenset({"lamp"}) if dept == "D01" else frozenset(),
+                    cases.get)
+    dept_page = Route("dept", "/dept/", prefix=True, roles=DEPARTMENTS, scope="department")
+    case_page = Route("case", "/case/", prefix=True, roles=DEPARTMENTS, scope="case")
+    leaders = Route("leaders", "/leaders")
+    d01 = Principal("d", Role.DEPARTMENT, "D01")
+    assert access.may_open(d01, dept_page, "D01") and not access.may_open(d01, dept_page, "D02")
+    assert access.may_open(d01, case_page, "K1") and not access.may_open(d01, case_page, "K2")
+    assert not access.may_open(d01, case_page, "unknown") and not access.may_open(d01, leaders, "")
+    leader = Principal("l", Role.LEADER)
+    assert access.may_open(leader, dept_page, "D02") and access.may_open(leader, case_page, "K2")
+    wall = Principal("w", Role.COMMAND_CENTER)
+    assert not access.may_open(wall, leaders, "") and not access.may_open(wall, case_page, "K1")
