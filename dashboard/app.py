@@ -130,7 +130,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=cfg.proxy_hops, x_proto=cfg.proxy_hops,  # type: ignore[method-assign]
                                    x_host=cfg.proxy_hops)
     directory = access.load_directory(cfg) if cfg.auth else access.Directory()
-    limiter = build_limiter(server, conn)
+    limiter = build_limiter(server, conn, cfg.redis_url)
     server.extensions[CACHE_KEY] = PublicCache()
     server.register_blueprint(api_blueprint)
     server.register_blueprint(public_blueprint(cfg, limiter))

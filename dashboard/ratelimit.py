@@ -19,16 +19,21 @@ def client_address() -> str:
     return get_remote_address()
 
 
-def build_limiter(server: Flask, connection: redis.Redis) -> Limiter:
-    """A limiter on ``server`` counting in the Redis behind ``connection`` (its socket or host)."""
+def build_limiter(server: Flask, connection: redis.Redis, url: str | None = None) -> Limiter:
+    """A limiter on ``server`` counting in the Redis at ``url`` (GRID_REDIS_URL), else the one behind
+    ``connection`` (the embedded server's socket)."""
     kwargs = connection.connection_pool.connection_kwargs
-    # the limiter wants bytes replies: a pool of its own to the same server and database
-    if kwargs.get("path"):
+    options: dict[str, str | int] = {}
+    # the limiter keeps a client of its own (bytes replies) to the same server and database
+    if url:
+        uri = "redis+unix://" + url[len("unix://"):] if url.startswith("unix://") else url
+    elif kwargs.get("path"):
         uri = f"redis+unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
     else:
         uri = f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
-    options = {k: v for k, v in (("password", kwargs.get("password")), ("username", kwargs.get("username")))
-               if v}
+    if not url:
+        options = {k: v for k, v in (("password", kwargs.get("password")), ("username", kwargs.get("username")))
+                   if v}
     limiter = Limiter(client_address, app=server, storage_uri=uri, storage_options=options,
                       key_prefix=KEY_PREFIX, strategy="fixed-window", default_limits=[],
                       headers_enabled=True, swallow_errors=False)
