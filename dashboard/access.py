@@ -35,7 +35,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.config import Config
 from dashboard.pages import ROUTES, Route, match
-from dashboard.roles import EVERY_ROLE, INTERNAL, WALL, Role
+from dashboard.roles import DEPARTMENTS, EVERY_ROLE, INTERNAL, WALL, Role
 from data_feed.errors import ConfigError
 
 EXTENSION_KEY = "grid.access"
@@ -59,6 +59,12 @@ API_RULES: Mapping[str, frozenset[Role]] = {
 }
 """Internal JSON endpoints open to more than leaders and administrators (a department's
 answers hold only its subscribed categories)."""
+
+API_PREFIX_RULES: tuple[tuple[str, frozenset[Role]], ...] = (
+    ("/api/v1/checkpoints/", WALL | {Role.DEPARTMENT}),  # open cases at a checkpoint: the wall's popups
+    ("/api/v1/cases/", DEPARTMENTS),  # case files: a department's only of its subscribed categories
+)
+"""Internal endpoints by path prefix (anything not listed: leaders and administrators)."""
 
 DASH_PREFIX = "/_dash-"
 """Dash's own routes (layout, dependencies, callbacks): any signed-in role; see :func:`check`."""
@@ -169,6 +175,9 @@ def rule_for(path: str) -> frozenset[Role]:
         return _route(found[0]).roles
     if path.startswith(DASH_PREFIX) or path == "/_reload-hash":
         return EVERY_ROLE
+    for prefix, roles in API_PREFIX_RULES:
+        if path.startswith(prefix):
+            return roles
     return API_RULES.get(path, INTERNAL)
 
 
@@ -268,8 +277,9 @@ def _presented_token() -> str | None:
         return header[7:].strip() or None
     if request.args.get("token"):
         return request.args["token"]
-    if request.path.startswith(DASH_PREFIX) and request.referrer:
-        # the page's Dash requests carry its URL as referrer: a wall opened with ?token= stays in
+    if request.referrer and match(request.path) is None:
+        # a page's own requests (Dash's, and the wall's fetches) carry its URL as referrer:
+        # a wall opened with ?token= stays in, through restarts and without a session
         url = urlsplit(request.referrer)
         if url.netloc == request.host:
             return dict(parse_qsl(url.query)).get("token")
@@ -292,6 +302,16 @@ def current_principal() -> Principal | None:
             who = user.principal if getattr(user, "is_authenticated", False) else None
     g.grid_principal = who
     return who
+
+
+def may_open_page(route_name: str, page_id: str) -> bool:
+    """True if the current request's principal may open page ``route_name`` with ``page_id``:
+    what a page's callbacks check, since the ids they read come from the browser."""
+    who = current_principal()
+    access = _access_or_none()
+    if access is None:
+        return True
+    return who is not None and access.may_open(who, _route(route_name), page_id)
 
 
 def category_scope() -> frozenset[str] | None:

@@ -1,4 +1,4 @@
-"""JSON API (v1): health, KPIs, alerts and checkpoints. Public: never any personal data."""
+"""JSON API (v1): health, KPIs, alerts, checkpoints and case files. Public: never any personal data."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from dashboard import casefile, patrol, views
 from dashboard import kpis as kpi_engine
-from dashboard import views
 from dashboard.access import category_scope as _scope
 from dashboard.access import current_principal
-from dashboard.periods import PeriodError
+from dashboard.periods import PeriodError, district_day, parse_date
 from dashboard.roles import Role
 from dashboard.runtime import EXTENSION_KEY, Runtime
+from dashboard.scope import ScopeError, parse_scope
 
 bp = Blueprint("api", __name__)
 
@@ -50,7 +51,8 @@ class UnknownId(LookupError):
     """A street or community id nobody defines; the message names it."""
 
 
-_ID_LEVELS = {"street": ("streets", "street_id"), "community": ("communities", "community_id")}
+_ID_LEVELS = {"street": ("streets", "street_id"), "community": ("communities", "community_id"),
+              "grid": ("grids", "grid_id")}
 
 
 def _is_known(runtime: Runtime, param: str, key: str) -> bool:
@@ -62,21 +64,21 @@ def _is_known(runtime: Runtime, param: str, key: str) -> bool:
     group = (level, key)
     with state.lock:
         # a case's street and community: one dict lookup per district day
-        if any(group in cells for cells in state.tallies.cases.values()):
+        if state.tallies.knows(group):
             return True
         checkpoints = list(state.checkpoints.values())  # a C-speed copy; the scan runs unlocked
     return any(cp.registered and getattr(cp, attr) == key for cp in checkpoints)
 
 
-def _area_params(runtime: Runtime) -> tuple[str | None, str | None]:
-    """(street, community) query parameters, each None when absent; raises UnknownId."""
+def _area_params(runtime: Runtime, params: tuple[str, ...] = ("street", "community")) -> tuple[str | None, ...]:
+    """The area query parameters (street, community[, grid]), each None when absent; raises UnknownId."""
     found: list[str | None] = []
-    for param in ("street", "community"):
+    for param in params:
         key = request.args.get(param) or None
         if key is not None and not _is_known(runtime, param, key):
             raise UnknownId(f"{param}={key!r} is not a known {param} id")
         found.append(key)
-    return found[0], found[1]
+    return tuple(found)
 
 
 STALL_AFTER_S = 30.0
@@ -88,7 +90,8 @@ FAILING_AFTER_S = 10.0
 RETRY_AFTER_S = 2
 """What a client is told to wait while the history is being read."""
 
-LIVE_ROUTES = frozenset({"api.kpis", "api.alerts", "api.checkpoints"})
+LIVE_ROUTES = frozenset({"api.kpis", "api.alerts", "api.checkpoints", "api.case", "api.checkpoint_cases",
+                         "api.patrol_compliance", "api.warden_track"})
 """Endpoints that answer 503 until the history has been read (never partial numbers)."""
 
 
@@ -115,13 +118,20 @@ def _catching_up(runtime: Runtime) -> dict[str, Any]:
 @bp.before_request
 def _not_before_caught_up() -> Any:
     """The live endpoints answer 503 with Retry-After until the history has been read."""
-    if request.endpoint in LIVE_ROUTES and not _runtime().consumer.status.caught_up:
-        response = jsonify({**_catching_up(_runtime()),
-                            "error": "the dashboard is still reading the stream history; retry shortly"})
-        response.status_code = 503
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
+    if request.endpoint in LIVE_ROUTES:
+        return not_before_caught_up(_runtime())
     return None
+
+
+def not_before_caught_up(runtime: Runtime) -> Response | None:
+    """A 503 with Retry-After while the history is being read (never partial numbers), else None."""
+    if runtime.consumer.status.caught_up:
+        return None
+    response = jsonify({**_catching_up(runtime),
+                        "error": "the dashboard is still reading the stream history; retry shortly"})
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 @bp.get("/healthz")
@@ -172,13 +182,15 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/api/v1/kpis")
 def kpis() -> Any:
-    """KPIs for period=today|7d|30d|all or from/to (inclusive dates), optional street, community."""
+    """KPIs for period=today|7d|30d|month|last_month|all or from/to (inclusive dates),
+    optional street, community, grid."""
     args = request.args
     runtime = _runtime()
     try:
-        street, community = _area_params(runtime)
+        street, community, grid = _area_params(runtime, ("street", "community", "grid"))
+        levels = ("streets", "communities", "departments", *(("grids",) if grid else ()))
         report = views.kpi_report_for_query(runtime, args.get("period"), args.get("from"),
-                                            args.get("to"), street)
+                                            args.get("to"), street, levels=levels)
     except PeriodError as exc:
         return _error(400, str(exc))
     except UnknownId as exc:
@@ -186,6 +198,8 @@ def kpis() -> Any:
     empty = kpi_engine.finish([0] * len(kpi_engine.COUNTS))
     if community is not None:
         report["communities"] = {community: report["communities"].get(community, empty)}
+    if grid is not None:
+        report["grids"] = {grid: report["grids"].get(grid, empty)}
     who = current_principal()
     if who is not None and who.role == Role.DEPARTMENT:
         # a department sees its own record only (cases dispatched to it)
@@ -232,3 +246,62 @@ def checkpoints() -> Any:
     # Weak: the same tag stands for the gzip and plain forms, which Flask-Compress leaves alone.
     response.set_etag(hashlib.blake2b(response.get_data(), digest_size=16).hexdigest(), weak=True)
     return response.make_conditional(request)
+
+
+@bp.get("/api/v1/cases/<case_id>")
+def case(case_id: str) -> Any:
+    """One case's file (timeline, places, deadline status): 404 unknown, 410 no longer kept."""
+    runtime = _runtime()
+    scope = _scope()
+    if scope is not None and runtime.state.case_category(case_id) not in scope:
+        return _error(403, f"case {case_id[:40]!r} is not of a category your department follows")
+    try:
+        return jsonify(casefile.case_file(runtime, case_id, runtime.now()))
+    except casefile.CaseRetired as exc:
+        return _error(410, str(exc.args[0]))
+    except casefile.CaseNotFound as exc:
+        return _error(404, str(exc.args[0]))
+
+
+@bp.get("/api/v1/checkpoints/<checkpoint_id>/cases")
+def checkpoint_cases(checkpoint_id: str) -> Any:
+    """The open cases at one checkpoint (ids, category, deadline, colour): what a map popup lists."""
+    runtime = _runtime()
+    found = casefile.open_cases_at(runtime, checkpoint_id, runtime.now())
+    if found is None:
+        return _error(404, f"no registered checkpoint with id {checkpoint_id!r}")
+    scope = _scope()
+    if scope is not None:
+        found = [c for c in found if c.get("category") in scope]
+    return jsonify({"checkpoint_id": checkpoint_id, "open_cases": found})
+
+
+@bp.get("/api/v1/patrol")
+def patrol_compliance() -> Any:
+    """Patrol compliance (三定) of a period and area: rounds done per day and checkpoint,
+    aggregated per warden, grid, community and street, and the last round's misses."""
+    runtime = _runtime()
+    args = request.args
+    try:
+        _area_params(runtime, ("street", "community", "grid"))
+        scope = parse_scope(args, runtime.reference, runtime.now(), runtime.config.tz)
+    except UnknownId as exc:
+        return _error(404, str(exc.args[0]))
+    except (PeriodError, ScopeError) as exc:
+        return _error(400, str(exc))
+    lang = "en" if (args.get("lang") or "").startswith("en") else "zh"
+    return jsonify(patrol.report_json(runtime, patrol.patrol_report(runtime, scope), lang))
+
+
+@bp.get("/api/v1/wardens/<warden_id>/track")
+def warden_track(warden_id: str) -> Any:
+    """A warden's kept track of ``day`` (YYYY-MM-DD, default today): points [epoch s, lat, lon]."""
+    runtime = _runtime()
+    raw = request.args.get("day")
+    try:
+        day = parse_date(raw) if raw else district_day(runtime.now(), runtime.config.tz)
+    except ValueError:
+        return _error(400, f"day={raw!r} must be a date YYYY-MM-DD")
+    if not patrol.known_warden(runtime, warden_id):
+        return _error(404, f"warden {warden_id!r} is not known (no position, checkpoint or grid names it)")
+    return jsonify(patrol.track(runtime, warden_id, day))

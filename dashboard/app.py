@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dashboard import access, http, metrics, security
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
+from dashboard.export import bp as export_blueprint
 from dashboard.login import login_blueprint, login_page
 from dashboard.pages import match
 from dashboard.public import CACHE_KEY, public_blueprint
@@ -27,7 +28,9 @@ from dashboard.reference import Reference, load_reference
 from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
 from dashboard.wall_model import WallModel
 from data_feed.connection import connect_url, start_embedded
+from layouts.casefile import case_layout, dept_layout
 from layouts.i18n import normalize_lang
+from layouts.leaders import ReportSettings, leaders_layout
 from layouts.router import PageLayout, forbidden, not_found, root_layout
 from layouts.wall import WallSettings, wall_layout
 
@@ -55,10 +58,22 @@ def wall_settings(config: Config, reference: Reference) -> WallSettings:
         boundaries={level: reference.boundaries_geojson(level) for level in ("district", "street", "community")})
 
 
+def report_settings(config: Config, reference: Reference) -> ReportSettings:
+    """The plain settings the report pages (leaders, case files, departments) need."""
+    return ReportSettings(
+        lang=config.lang, tile_url=config.tile_url, tile_attribution=config.tile_attribution,
+        district_view=reference.district_view,
+        boundaries={level: reference.boundaries_geojson(level) for level in ("street", "community", "grid")})
+
+
 def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
     """Each route's layout function (pure: pages fill themselves through their callbacks)."""
     wall = wall_settings(config, reference)
-    return {"wall": lambda _id, _query: wall_layout(wall)}
+    report = report_settings(config, reference)
+    return {"wall": lambda _id, _query: wall_layout(wall),
+            "leaders": lambda _id, query: leaders_layout(report, query),
+            "case": lambda case_id, query: case_layout(report, case_id, query),
+            "dept": lambda dept_id, query: dept_layout(report, dept_id, query)}
 
 
 def render_page(pages: Mapping[str, PageLayout], path: str, query: Mapping[str, str],
@@ -133,6 +148,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     limiter = build_limiter(server, conn, cfg.redis_url)
     server.extensions[CACHE_KEY] = PublicCache()
     server.register_blueprint(api_blueprint)
+    server.register_blueprint(export_blueprint)
     server.register_blueprint(public_blueprint(cfg, limiter))
     server.register_blueprint(login_blueprint(cfg, directory, limiter))
     http.install(app)
@@ -150,7 +166,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     # every page's components, so callbacks of pages not on screen still validate
     app.validation_layout = html.Div(  # type: ignore[assignment]  # Dash types it as None
         [root_layout("/", None), *(fn("", {}) for fn in pages.values())])
-    register_callbacks(app, wall, lambda path, query: render_page(pages, path, query, cfg.lang))
+    register_callbacks(app, runtime, wall, lambda path, query: render_page(pages, path, query, cfg.lang))
     security.install(app, cfg.embed_origins, cfg.tile_url)
 
     if cfg.start_consumer:

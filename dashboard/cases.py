@@ -43,6 +43,40 @@ def intern(value: str | None) -> str | None:
     return sys.intern(value) if value is not None else None
 
 
+Step = tuple[float, str, tuple[tuple[str, object], ...]]
+"""One event of a case's timeline: (ts, event type, ((field, value), …))."""
+
+STEP_FIELDS: dict[str, tuple[str, ...]] = {
+    "inspection.completed": ("checkpoint_id", "warden_id"),
+    "case.reported": ("channel", "priority", "checkpoint_id"),
+    "case.resolved_on_site": ("warden_id",),
+    "case.escalated": ("level",),
+    "case.dispatched": ("unit_id", "unit_type", "deadline"),
+    "case.processed": ("unit_id",),
+    "case.returned": ("reason",),
+    "case.closed": ("verified_by",),
+    "case.rated": ("satisfied", "score"),
+    "case.voided": ("reason",),
+}
+"""The fields a timeline keeps of each event type: never ``description`` or ``reporter_phone``."""
+
+REASON_CHARS = 200
+"""Longest return/void reason kept in a timeline (a staff note, not a document)."""
+
+
+def step_of(ts: float, event_type: str, data: dict[str, object]) -> Step:
+    """The timeline step of an event (only the fields in :data:`STEP_FIELDS`)."""
+    fields = []
+    for name in STEP_FIELDS.get(event_type, ()):
+        value = data.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = sys.intern(value) if name != "reason" else value[:REASON_CHARS]
+        fields.append((name, value))
+    return (ts, sys.intern(event_type), tuple(fields))
+
+
 class Case:
     """The public record of one case."""
 
@@ -52,7 +86,7 @@ class Case:
         "resolved_on_site", "closed_at", "limit_s", "deadline_override", "dispatched_types",
         "departments", "returned_count", "rated_at", "rating_day", "satisfied", "score",
         "escalation_level", "state_ts", "groups", "query_code", "phone_digest", "closed_day",
-        "fields_ts",
+        "fields_ts", "processed_at", "timeline",
     )
 
     def __init__(self, case_id: str, channel: str, category: str, priority: str, lat: float,
@@ -89,6 +123,9 @@ class Case:
         self.groups: tuple[tuple[str, str], ...] | None = None  # KPI groups, cached by the tallies
         self.query_code: str | None = None
         self.phone_digest: str | None = None  # salted digest: the phone number itself is never kept
+        self.processed_at: float | None = None  # first ``case.processed`` (a unit reported it done)
+        # every event of the case in time order, with its non-personal fields (see STEP_FIELDS)
+        self.timeline: tuple[Step, ...] = ()
 
     @property
     def is_open(self) -> bool:

@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_RATE_LIMIT": "10/minute;100/day",
     "QUERY_CODE_RATE_LIMIT": "5/hour",
     "BOARD_DAYS": 7,
+    "TRACK_DAYS": 3,
+    "TRACK_INTERVAL_S": 60,
 }
 """Every setting with its default; ``GRID_<NAME>`` in the environment overrides it."""
 
@@ -108,6 +110,10 @@ class Config:
     query_rate_limit: str
     query_code_rate_limit: str
     board_days: int
+    track_days: int = 3
+    """District days of warden tracks kept in memory (today and the days before it)."""
+    track_interval_s: float = 60.0
+    """A warden's track keeps at most one position per this many seconds."""
 
 
 def _number(raw: Mapping[str, Any], name: str, kind: type, lo: float, hi: float | None = None) -> Any:
@@ -296,4 +302,6 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         query_rate_limit=_rate(raw, "QUERY_RATE_LIMIT"),
         query_code_rate_limit=_rate(raw, "QUERY_CODE_RATE_LIMIT"),
         board_days=_number(raw, "BOARD_DAYS", int, 1, 30),
+        track_days=_number(raw, "TRACK_DAYS", int, 1, 31),
+        track_interval_s=_number(raw, "TRACK_INTERVAL_S", float, 1, 3600),
     )

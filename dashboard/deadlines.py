@@ -45,7 +45,7 @@ class DeadlineIndex:
 
     def __init__(self, near_fraction: float) -> None:
         self.near_fraction = near_fraction
-        self.by_group: dict[Group, SortedList] = {}
+        self.by_level: dict[str, dict[str, SortedList]] = {}  # level -> key -> (deadline, case_id)
         self.alerting: SortedList = SortedList()  # AlertKey of listed cases
         self.waiting: SortedList = SortedList()  # (near_at, case_id) of cases not yet near
         self.horizon = float("-inf")  # latest clock a reader advanced the alert list to
@@ -70,10 +70,13 @@ class DeadlineIndex:
         entry = _Entry(deadline, groups, (rank, deadline, case.case_id), case.near_at(self.near_fraction))
         self._entries[case.case_id] = entry
         key = (deadline, case.case_id)
-        for group in groups:
-            index = self.by_group.get(group)
+        for level, name in groups:
+            indexes = self.by_level.get(level)
+            if indexes is None:
+                indexes = self.by_level[level] = {}
+            index = indexes.get(name)
             if index is None:
-                index = self.by_group[group] = SortedList()
+                index = indexes[name] = SortedList()
             index.add(key)
         if rank == 0 or entry.near_at <= self.horizon:
             self.alerting.add(entry.alert_key)
@@ -84,24 +87,29 @@ class DeadlineIndex:
     def _remove(self, case_id: str, entry: _Entry) -> None:
         del self._entries[case_id]
         key = (entry.deadline, case_id)
-        for group in entry.groups:
-            index = self.by_group[group]
+        for level, name in entry.groups:
+            indexes = self.by_level[level]
+            index = indexes[name]
             index.remove(key)
             if not index:
-                del self.by_group[group]
+                del indexes[name]
+                if not indexes:
+                    del self.by_level[level]
         if entry.alert_key in self.alerting:
             self.alerting.remove(entry.alert_key)
         else:
             self.waiting.discard((entry.near_at, case_id))
 
-    def overdue(self, now: float) -> dict[Group, int]:
-        """Open cases past their deadline at ``now``, per group (groups with none left out)."""
+    def overdue(self, now: float, levels: frozenset[str] | None = None) -> dict[Group, int]:
+        """Open cases past their deadline at ``now``, per group (groups with none left out), of
+        the ``levels`` given (default: all)."""
         out = {}
         probe = (now, "")
-        for group, index in self.by_group.items():
-            n = index.bisect_left(probe)
-            if n:
-                out[group] = n
+        for level in (self.by_level if levels is None else levels):
+            for name, index in self.by_level.get(level, {}).items():
+                n = index.bisect_left(probe)
+                if n:
+                    out[(level, name)] = n
         return out
 
     def advance(self, now: float) -> None:

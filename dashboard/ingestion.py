@@ -28,6 +28,10 @@ def entry_ms(entry_id: str) -> int:
     return int(entry_id.split("-", 1)[0])
 
 
+Finding = tuple[str, str, float]
+"""What an inspection found a case at: (checkpoint_id, warden_id, ts)."""
+
+
 class Pending:
     """A case event waiting for its ``case.reported``."""
 
@@ -51,7 +55,7 @@ class Ingestion:
         self.max_age_s = max_age_s
         self.pending: dict[str, list[Pending]] = {}
         self.pending_count = 0
-        self.hints: dict[str, tuple[str, int]] = {}  # case_id -> (checkpoint_id, entry ms)
+        self.hints: dict[str, tuple[Finding, int]] = {}  # case_id -> (what the inspection found, entry ms)
         self._hint_order: deque[tuple[int, str]] = deque()
         self._seen: dict[str, int] = {}  # event_id -> day of its event time
         self._by_day: dict[int, list[str]] = {}
@@ -101,7 +105,7 @@ class Ingestion:
         hints = self._hint_order
         while hints and hints[0][0] < horizon_ms - self.late_window_ms:
             ms, case_id = hints.popleft()
-            if self.hints.get(case_id, ("", -1))[1] == ms:
+            if self.hints.get(case_id, (None, -1))[1] == ms:
                 del self.hints[case_id]
 
     @property
@@ -147,12 +151,12 @@ class Ingestion:
         return (f"case_id={p.event.data['case_id']!r}: no case.reported within the late window "
                 f"of {self.late_window_s:g} s")
 
-    def hint(self, case_id: str, checkpoint_id: str, ms: int) -> None:
-        """An inspection named a case not reported yet: remember its checkpoint for a while."""
-        self.hints[case_id] = (checkpoint_id, ms)
+    def hint(self, case_id: str, finding: Finding, ms: int) -> None:
+        """An inspection named a case not reported yet: remember what it found for a while."""
+        self.hints[case_id] = (finding, ms)
         self._hint_order.append((ms, case_id))
 
-    def take_hint(self, case_id: str) -> str | None:
-        """The checkpoint an inspection named for ``case_id``, once."""
+    def take_hint(self, case_id: str) -> Finding | None:
+        """What an inspection found for ``case_id`` (checkpoint, warden, ts), once."""
         found = self.hints.pop(case_id, None)
         return found[0] if found else None

@@ -24,8 +24,9 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dashboard.cases import Case, CaseState
+from dashboard.cases import Case, CaseState, Step, step_of
 from dashboard.deadlines import DeadlineIndex
+from dashboard.ingestion import Finding
 from dashboard.periods import district_day
 from dashboard.reference import Reference
 from dashboard.registry import Registry
@@ -73,7 +74,7 @@ class CaseBook:
             EventType.CASE_RESOLVED_ON_SITE.value: self._on_resolved_on_site,
             EventType.CASE_ESCALATED.value: self._on_escalated,
             EventType.CASE_DISPATCHED.value: self._on_dispatched,
-            EventType.CASE_PROCESSED.value: _moves(CaseState.PROCESSED),
+            EventType.CASE_PROCESSED.value: self._on_processed,
             EventType.CASE_RETURNED.value: self._on_returned,
             EventType.CASE_CLOSED.value: _moves(CaseState.CLOSED),
             EventType.CASE_RATED.value: self._on_rated,
@@ -97,7 +98,7 @@ class CaseBook:
             return self.default_limit_s[priority]
         return float(cat.limit_hours[priority]) * 3600.0
 
-    def report(self, event: Event, hint: str | None) -> None:
+    def report(self, event: Event, hint: Finding | None) -> None:
         """Open a case from a validated ``case.reported``."""
         d = event.data
         case_id = d["case_id"]
@@ -105,7 +106,7 @@ class CaseBook:
             raise MalformedEvent(f"case_id={case_id!r} was already reported (a second case.reported)")
         case = Case(case_id, d["channel"], d["category"], d["priority"], d["lat"], d["lon"],
                     event.ts, self.limit_for(d["category"], d["priority"]))
-        case.checkpoint_id = d.get("checkpoint_id") or hint
+        case.checkpoint_id = d.get("checkpoint_id") or (hint[0] if hint else None)
         cp = self.registry.checkpoints.get(case.checkpoint_id) if case.checkpoint_id else None
         street, community, grid = d.get("street_id"), d.get("community_id"), d.get("grid_id")
         if cp is not None:
@@ -118,8 +119,11 @@ class CaseBook:
         case.query_code = d.get("query_code")
         if d.get("reporter_phone"):
             case.phone_digest = phone_digest(self.salt, d["reporter_phone"])
+        case.timeline = (step_of(event.ts, event.type, d),)
+        if hint is not None:
+            case.timeline = tuple(sorted((*case.timeline, _found_step(hint)), key=operator.itemgetter(0)))
         case.groups = groups_of(case)  # may fail on bad data: before anything is indexed
-        self.commit(case, (None, None, None), False, None)
+        self.commit(case, (None, None, None, None), False, None)
         if case.query_code:
             self.by_code[case.query_code] = case_id
 
@@ -130,23 +134,31 @@ class CaseBook:
         saved = _save(case)
         try:
             self._handlers[event.type](case, event)
+            step = step_of(event.ts, event.type, event.data)
+            timeline = case.timeline
+            if timeline and step[0] < timeline[-1][0]:  # a late upload: keep time order
+                case.timeline = tuple(sorted((*timeline, step), key=operator.itemgetter(0)))
+            else:
+                case.timeline = (*timeline, step)
             self.commit(case, before, saved[_OPEN_AT], saved[_CHECKPOINT_AT])
         except BaseException:
             _restore(case, saved)  # the handler (or a bug) failed halfway: put every field back
             raise
 
-    def link_checkpoint(self, case_id: str, checkpoint_id: str) -> None:
-        """An inspection named the checkpoint of a case that had none."""
+    def link_checkpoint(self, case_id: str, finding: Finding) -> None:
+        """An inspection named a reported case: its timeline notes it, and the case takes
+        the checkpoint when it had none."""
         case = self.cases[case_id]
-        if case.checkpoint_id is None:
-            before = contribution(case)
-            was_open = case.is_open
-            case.checkpoint_id = checkpoint_id
-            try:
-                self.commit(case, before, was_open, None)
-            except BaseException:
-                case.checkpoint_id = None
-                raise
+        saved = _save(case)
+        try:
+            case.timeline = tuple(sorted((*case.timeline, _found_step(finding)), key=operator.itemgetter(0)))
+            if case.checkpoint_id is None:
+                before = contribution(case)
+                case.checkpoint_id = finding[0]
+                self.commit(case, before, saved[_OPEN_AT], None)
+        except BaseException:
+            _restore(case, saved)
+            raise
 
     def commit(self, case: Case, before: Contribution, was_open: bool, old_checkpoint: str | None) -> None:
         """``case`` changed (or is new): move every index with it.
@@ -241,6 +253,11 @@ class CaseBook:
             case.fields_ts = (event.ts, level_ts)
         _move(case, CaseState.DISPATCHED, event.ts)
 
+    def _on_processed(self, case: Case, event: Event) -> None:
+        if case.processed_at is None or event.ts < case.processed_at:
+            case.processed_at = event.ts  # the first report of the work done counts
+        _move(case, CaseState.PROCESSED, event.ts)
+
     def _on_returned(self, case: Case, event: Event) -> None:
         case.returned_count += 1
         _move(case, CaseState.RETURNED, event.ts)
@@ -253,6 +270,12 @@ class CaseBook:
         case.rating_day = self.day_of(event.ts)
         case.satisfied = d["satisfied"]
         case.score = d.get("score")
+
+
+def _found_step(finding: Finding) -> Step:
+    checkpoint_id, warden_id, ts = finding
+    return step_of(ts, EventType.INSPECTION_COMPLETED.value,
+                   {"checkpoint_id": checkpoint_id, "warden_id": warden_id})
 
 
 _fields = operator.attrgetter(*Case.__slots__)

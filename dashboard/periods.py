@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from data_feed.errors import ConfigError
 
-PERIODS = ("today", "7d", "30d", "all")
+PERIODS = ("today", "7d", "30d", "month", "last_month", "all")
 """Named periods accepted by ``period=``."""
 
 
@@ -69,9 +69,41 @@ def parse_period(period: str | None, from_: str | None, to: str | None, now: flo
         return Period(today - timedelta(days=6), today, name)
     if name == "30d":
         return Period(today - timedelta(days=29), today, name)
+    if name == "month":
+        return Period(today.replace(day=1), today, name)
+    if name == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return Period(last.replace(day=1), last, name)
     if name == "all":
         return Period(None, None, name)
     raise PeriodError(f"period={name!r} is not one of {', '.join(PERIODS)} (or use from=/to=)")
+
+
+def previous(period: Period) -> Period | None:
+    """The period just before ``period`` (环比): the previous month for a month (to the same
+    day for this month so far), else the same number of days just before; None when unbounded."""
+    if period.start is None or period.end is None:
+        return None
+    if period.label in ("month", "last_month"):
+        last_of_previous = period.start - timedelta(days=1)
+        start = last_of_previous.replace(day=1)
+        return Period(start, min(start + (period.end - period.start), last_of_previous), "previous")
+    length = period.end - period.start + timedelta(days=1)
+    return Period(period.start - length, period.end - length, "previous")
+
+
+def year_before(period: Period) -> Period | None:
+    """The same dates a year earlier (同比; 29 February maps to the 28th); None when unbounded."""
+    if period.start is None or period.end is None:
+        return None
+
+    def back(d: date) -> date:
+        try:
+            return d.replace(year=d.year - 1)
+        except ValueError:  # 29 February
+            return d.replace(year=d.year - 1, day=28)
+
+    return Period(back(period.start), back(period.end), "year_before")
 
 
 def month_to_date(now: float, tz: ZoneInfo) -> Period:

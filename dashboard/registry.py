@@ -15,6 +15,7 @@ from typing import Any
 
 from dashboard.periods import Round, RoundClock
 from dashboard.reference import Reference
+from dashboard.tracks import TrackStore
 
 TOUCH_LOG = 50_000
 """Checkpoint changes remembered for incremental readers; one further behind recomputes all."""
@@ -55,11 +56,12 @@ class Checkpoint:
 class Registry:
     """Checkpoints with coverage by day and round, warden positions, and what changed."""
 
-    def __init__(self, reference: Reference, rounds: RoundClock) -> None:
+    def __init__(self, reference: Reference, rounds: RoundClock, tracks: TrackStore | None = None) -> None:
         self.reference = reference
         self.rounds = rounds
         self.checkpoints: dict[str, Checkpoint] = {}
         self.wardens: dict[str, tuple[float, float, float]] = {}
+        self.tracks = tracks if tracks is not None else TrackStore(rounds.tz)  # recent days, downsampled
         self.version = 0  # bumped when a checkpoint is registered or moves
         self.coverage: dict[date, bytearray] = {}
         self.registered_by_street: dict[str | None, int] = defaultdict(int)
@@ -142,22 +144,27 @@ class Registry:
         return cp
 
     def position(self, warden_id: str, lat: float, lon: float, ts: float) -> None:
-        """Keep the newest position of a warden (an older, late upload does not move it back)."""
+        """Keep the newest position of a warden (an older, late upload does not move it back)
+        and add it to the warden's track of the day (downsampled)."""
         old = self.wardens.get(warden_id)
         if old is None or ts >= old[2]:
             self.wardens[warden_id] = (lat, lon, ts)
+        self.tracks.add(warden_id, lat, lon, ts)
 
     def touch(self, checkpoint_id: str) -> None:
         """Note that a checkpoint's status inputs changed."""
         self.touch_seq += 1
         self.touched.append((self.touch_seq, checkpoint_id))
 
-    def prune(self, before: date) -> None:
-        """Forget coverage of the days before ``before`` (beyond the history window)."""
+    def prune(self, before: date, tracks_before: date | None = None) -> None:
+        """Forget coverage of the days before ``before`` (beyond the history window) and warden
+        tracks of the days before ``tracks_before`` (beyond the track window)."""
         for day in [d for d in self.coverage if d < before]:
             del self.coverage[day]
         for key in [k for k in self.covered_by_street if k[0] < before]:
             del self.covered_by_street[key]
+        if tracks_before is not None:
+            self.tracks.prune(tracks_before)
 
     # ------------------------------------------------------------------ reads
     def touched_since(self, seq: int) -> set[str] | None:

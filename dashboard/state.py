@@ -33,6 +33,7 @@ from dashboard.periods import RoundClock, district_day
 from dashboard.reference import Reference
 from dashboard.registry import Checkpoint, Registry
 from dashboard.status import CheckpointStatus
+from dashboard.tracks import TrackStore
 from data_feed.consumer import Rejection
 from data_feed.contract import (
     CASE_TYPES,
@@ -99,7 +100,8 @@ class State:
         self.ingestion = Ingestion(late_window_s=config.late_window_s,
                                    dedupe_window_s=config.dedupe_window_s,
                                    max_future_s=config.max_future_s, max_age_s=config.max_age_days * 86400)
-        self.registry = Registry(reference, self.rounds)
+        self.registry = Registry(reference, self.rounds,
+                                 TrackStore(config.tz, config.track_days, config.track_interval_s))
         self.book = CaseBook(reference, self.registry, config.tz,
                              {k: v * 3600.0 for k, v in config.default_limit_hours.items()},
                              config.near_deadline_fraction, config.case_retention_days * 86400,
@@ -299,9 +301,9 @@ class State:
             cp = self.registry.inspect(d, event.ts)
             if case_id:
                 if case is None:
-                    self.ingestion.hint(case_id, cp.checkpoint_id, ms)
+                    self.ingestion.hint(case_id, (cp.checkpoint_id, d["warden_id"], event.ts), ms)
                 else:
-                    self.book.link_checkpoint(case_id, cp.checkpoint_id)
+                    self.book.link_checkpoint(case_id, (cp.checkpoint_id, d["warden_id"], event.ts))
         elif event.type == _REPORTED:
             self.book.report(event, self.ingestion.take_hint(d["case_id"]))
         elif event.type == _REGISTERED:
@@ -322,7 +324,7 @@ class State:
             self._pruned_day = today
             before = today - timedelta(days=self.config.history_days)
             self.book.prune(before)
-            self.registry.prune(before)
+            self.registry.prune(before, tracks_before=today - timedelta(days=self.config.track_days - 1))
 
     # ---------------------------------------------------------------- reads (each under the lock)
     @property
@@ -356,10 +358,11 @@ class State:
             return CheckpointStatus.OK
         return CheckpointStatus.PENDING
 
-    def overdue_by_group(self, now: float) -> dict[tuple[str, str], int]:
-        """Open cases past their deadline at ``now`` per KPI group (a search per group)."""
+    def overdue_by_group(self, now: float, levels: frozenset[str] | None = None) -> dict[tuple[str, str], int]:
+        """Open cases past their deadline at ``now`` per KPI group (a search per group), of the
+        groups in ``levels`` only when given."""
         with self.lock:
-            return self.book.deadlines.overdue(now)
+            return self.book.deadlines.overdue(now, levels)
 
     def alert_page(self, now: float, limit: int, after: tuple[int, float, str] | None = None,
                    categories: frozenset[str] | None = None) -> tuple[list[tuple[Case, float | None]], int]:
@@ -400,6 +403,7 @@ class State:
                 "version": self.version,
                 "checkpoints": len(self.registry.checkpoints),
                 "wardens": len(self.registry.wardens),
+                "track_points": self.registry.tracks.size()[0],
                 "cases": len(self.book.cases),
                 "open_cases": len(self.book.open_cases),
                 "retired_case_ids": len(self.book.retired),

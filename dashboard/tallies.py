@@ -12,8 +12,10 @@ cost of an event does not grow with the history.
 
 from __future__ import annotations
 
+import math
+import operator
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from dashboard.cases import Case, CaseState
@@ -22,75 +24,150 @@ from data_feed.contract import CITIZEN_CHANNELS
 UNASSIGNED = "unassigned"
 """Group key for cases whose street/community could not be determined."""
 
+CHANNELS = ("patrol", "hotline", "wechat", "web", "department")
+"""Report channels, each counted (``ch_<channel>``) for the daily trends."""
+
 CASE_COUNTS = ("accepted", "self_handled", "mobile_disposal", "citizen_reported", "closed",
-               "on_time_closed", "returned")
-"""Counters a case adds to the day it was reported."""
+               "on_time_closed", "returned", "close_s", "processed", "on_time_processed",
+               *(f"ch_{c}" for c in CHANNELS))
+"""Counters a case adds to the day it was reported. ``close_s`` sums the seconds from report to
+close of the closed ones (their mean time to close); ``processed`` counts the cases a unit
+reported done (``case.processed``), ``on_time_processed`` those whose first such report came
+by the deadline (departments' on-time processing)."""
 
 RATING_COUNTS = ("rated", "satisfied")
 """Counters a rating adds to the day it was given."""
 
 Group = tuple[str, str]
-"""(level, key): ("district", ""), ("streets", id), ("communities", id) or ("departments", id)."""
+"""(level, key): ("district", ""), ("streets", id), ("communities", id), ("grids", id),
+("departments", id), ("categories", id), and per area ("street_categories/<street>", category),
+("community_categories/<community>", category), ("<street|community|grid>_departments/<area>",
+department)."""
+
+KINDS = ("district", "streets", "communities", "grids", "departments", "categories",
+         "street_categories", "community_categories", "street_departments",
+         "community_departments", "grid_departments")
+"""Every kind of level a case counts in (the cross kinds have one level per area)."""
+
+CROSS = "/"
+"""Separator of a cross kind and its area in a level name."""
+
+DURATION_KINDS = frozenset({"district", "streets", "communities", "grids", "departments",
+                            "street_departments", "community_departments", "grid_departments"})
+"""Kinds of levels whose times to close are kept as histograms (for medians)."""
 
 Part = tuple[Any, tuple[Group, ...], tuple[int, ...]]
 """(table key, groups, counters) of one part of a case's contribution."""
 
-Contribution = tuple[Part | None, Part | None, Part | None]
+Contribution = tuple[Part | None, Part | None, Part | None, Part | None]
 """What one case adds: (report-day counters, rating-day counters, (report day, close day)
-closure counters); None where nothing."""
+closure counters, (report day, close day) time-to-close bucket); None where nothing."""
 
 CLOSED_AT = CASE_COUNTS.index("closed")
 ON_TIME_AT = CASE_COUNTS.index("on_time_closed")
+CLOSE_S_AT = CASE_COUNTS.index("close_s")
+
+BUCKET_BASE = 1.1
+"""Width of a time-to-close histogram bucket: each is 10 % wider than the one before, so a
+median read from the histogram is within about 5 % of the exact one."""
 
 DISTRICT: Group = ("district", "")
 
 
+def cross_level(kind: str, area: str) -> str:
+    """Level of a cross tally inside one area: ``street_categories/ST05`` holds that street's
+    categories (a query for one area sums only its own cells)."""
+    return f"{kind}{CROSS}{area}"
+
+
+def kind_of(level: str) -> str:
+    """The kind of a level: ``street_categories`` for ``street_categories/ST05``."""
+    return level.split(CROSS, 1)[0]
+
+
 def groups_of(case: Case) -> tuple[Group, ...]:
     """Every group a case counts in."""
-    return (DISTRICT, ("streets", case.street_id or UNASSIGNED),
-            ("communities", case.community_id or UNASSIGNED),
-            *(("departments", d) for d in sorted(case.departments)))
+    street, community = case.street_id or UNASSIGNED, case.community_id or UNASSIGNED
+    grid = case.grid_id or UNASSIGNED
+    departments = sorted(case.departments)  # few cases have any: the cross groups cost little
+    return (DISTRICT, ("streets", street), ("communities", community), ("grids", grid),
+            *(("departments", d) for d in departments),
+            *((cross_level("street_departments", street), d) for d in departments),
+            *((cross_level("community_departments", community), d) for d in departments),
+            *((cross_level("grid_departments", grid), d) for d in departments),
+            ("categories", case.category),
+            (cross_level("street_categories", street), case.category),
+            (cross_level("community_categories", community), case.category))
+
+
+def bucket_of(seconds: float) -> int:
+    """Histogram bucket of a time to close (bucket 0: up to a minute)."""
+    return max(0, int(math.log(max(seconds, 60.0) / 60.0, BUCKET_BASE)))
+
+
+def bucket_value(bucket: int) -> float:
+    """Seconds a bucket stands for: the geometric middle of its bounds."""
+    return 60.0 * BUCKET_BASE ** (bucket + 0.5) if bucket else 60.0
 
 
 def contribution(case: Case | None) -> Contribution:
     """The counters a case adds now, by the contract's definitions (voided: nothing)."""
     if case is None or case.state is CaseState.VOIDED or case.day is None:
-        return None, None, None
-    closed = case.state is CaseState.CLOSED
+        return None, None, None, None
+    closed = case.state is CaseState.CLOSED and case.closed_at is not None
+    close_s = int(round(case.closed_at - case.reported_at)) if closed and case.closed_at is not None else 0
+    processed = case.processed_at
     flags = (1,
              int("department" not in case.dispatched_types),
              int("mobile_team" in case.dispatched_types),
              int(case.channel in CITIZEN_CHANNELS),
              int(closed),
              int(closed and case.closed_at is not None and case.closed_at <= case.deadline),
-             int(case.returned_count > 0))
+             int(case.returned_count > 0),
+             max(0, close_s),
+             int(processed is not None),
+             int(processed is not None and processed <= case.deadline),
+             *(int(case.channel == c) for c in CHANNELS))
     groups = case.groups
     if groups is None:
         groups = case.groups = groups_of(case)
     rating = None
     if case.rating_day is not None:
         rating = (case.rating_day, groups, (1, int(bool(case.satisfied))))
-    closure = None
+    closure = duration = None
     # a closure on the report day itself is inside every period that counts the case: only
     # later closures can fall after a period's end (most cases close the day they are reported)
     if closed and case.closed_day is not None and case.closed_day > case.day:
-        closure = ((case.day, case.closed_day), groups, (flags[CLOSED_AT], flags[ON_TIME_AT]))
-    return (case.day, groups, flags), rating, closure
+        closure = ((case.day, case.closed_day), groups, (flags[CLOSED_AT], flags[ON_TIME_AT], flags[CLOSE_S_AT]))
+    if closed and case.closed_day is not None:
+        duration = ((case.day, case.closed_day), tuple(g for g in groups if kind_of(g[0]) in DURATION_KINDS),
+                    (bucket_of(close_s),))
+    return (case.day, groups, flags), rating, closure, duration
+
+
+Cells = dict[str, dict[str, list[int]]]
+"""level -> key -> counters (one day's, or one (report day, close day)'s)."""
 
 
 class Tallies:
-    """Counters per district day and group, for cases (by report day) and ratings (by rating day)."""
+    """Counters per district day, level and key, for cases (by report day) and ratings (by
+    rating day). Cells are nested by level so that a query reads only the levels it asks for."""
 
     def __init__(self) -> None:
-        self.cases: dict[date, dict[Group, list[int]]] = defaultdict(dict)
-        self.ratings: dict[date, dict[Group, list[int]]] = defaultdict(dict)
-        # (report day, close day) -> closed and on-time closed: "closed as of a past period's end"
-        self.closures: dict[tuple[date, date], dict[Group, list[int]]] = defaultdict(dict)
+        self.cases: dict[date, Cells] = defaultdict(dict)
+        self.ratings: dict[date, Cells] = defaultdict(dict)
+        # (report day, close day) -> closed, on-time closed, seconds to close: "closed as of a
+        # past period's end"
+        self.closures: dict[tuple[date, date], Cells] = defaultdict(dict)
+        # (report day, close day) -> level -> key -> {time-to-close bucket: cases}: medians
+        self.durations: dict[tuple[date, date], dict[str, dict[str, dict[int, int]]]] = defaultdict(dict)
 
     def shift(self, before: Contribution, after: Contribution) -> None:
         """Replace a case's old contribution by its new one."""
         if before == after:
             return
+        if before[3] != after[3]:
+            self._move_duration(before[3], after[3])
         for table, old, new in ((self.cases, before[0], after[0]), (self.ratings, before[1], after[1]),
                                 (self.closures, before[2], after[2])):
             if old == new:
@@ -103,25 +180,49 @@ class Tallies:
             if new is not None:
                 self._add(table, new, 1)
 
+    def _move_duration(self, old: Part | None, new: Part | None) -> None:
+        for part, sign in ((old, -1), (new, 1)):
+            if part is None:
+                continue
+            key, groups, (bucket,) = part
+            levels = self.durations[key]
+            for level, name in groups:
+                cells = levels.setdefault(level, {})
+                hist = cells.setdefault(name, {})
+                n = hist.get(bucket, 0) + sign
+                if n:
+                    hist[bucket] = n
+                else:
+                    del hist[bucket]
+                    if not hist:
+                        del cells[name]
+                        if not cells:
+                            del levels[level]
+            if not levels:
+                del self.durations[key]
+
     @staticmethod
-    def _add(table: dict[Any, dict[Group, list[int]]], part: Part, sign: int) -> None:
+    def _add(table: dict[Any, Cells], part: Part, sign: int) -> None:
         day, groups, values = part
-        cells = table[day]
-        for group in groups:
-            cell = cells.get(group)
+        levels = table[day]
+        for level, key in groups:
+            cells = levels.get(level)
+            if cells is None:
+                cells = levels[level] = {}
+            cell = cells.get(key)
             if cell is None:
-                cell = cells[group] = [0] * len(values)
+                cell = cells[key] = [0] * len(values)
             for i, v in enumerate(values):
                 if v:
                     cell[i] += sign * v
 
     @staticmethod
-    def _add_delta(table: dict[Any, dict[Group, list[int]]], day: Any, groups: tuple[Group, ...],
+    def _add_delta(table: dict[Any, Cells], day: Any, groups: tuple[Group, ...],
                    old: tuple[int, ...], new: tuple[int, ...]) -> None:
         changes = [(i, n - o) for i, (o, n) in enumerate(zip(old, new, strict=True)) if n != o]
-        cells = table[day]
-        for group in groups:
-            cell = cells[group]  # present: the old contribution put it there
+        levels = table[day]
+        for level, key in groups:
+            cell = levels[level][key]  # present: the old contribution put it there
             for i, d in changes:
                 cell[i] += d
 
@@ -130,12 +231,15 @@ class Tallies:
         for table in (self.cases, self.ratings):
             for day in [d for d in table if d < before]:
                 del table[day]
-        for key in [k for k in self.closures if k[0] < before]:
-            del self.closures[key]
+        for closing in (self.closures, self.durations):
+            for key in [k for k in closing if k[0] < before]:
+                del closing[key]
 
     def totals(self, start: date | None, end: date | None, closed_by: date | None = None,
+               levels: frozenset[str] | None = None,
                ) -> tuple[dict[Group, list[int]], dict[Group, list[int]]]:
-        """Summed case and rating counters per group over district days ``start``..``end``.
+        """Summed case and rating counters per group over district days ``start``..``end``
+        (of the groups in ``levels`` only, when given).
 
         With ``closed_by`` (the last day of a period that has ended), a case counts as closed
         only when it was closed by the end of that day, not as of now: a published month does
@@ -144,25 +248,91 @@ class Tallies:
         out = []
         for table in (self.cases, self.ratings):
             summed: dict[Group, list[int]] = {}
-            for day, cells in table.items():
+            for day, day_levels in table.items():
                 if (start is not None and day < start) or (end is not None and day > end):
                     continue
-                for group, cell in cells.items():
-                    acc = summed.get(group)
-                    if acc is None:
-                        summed[group] = list(cell)
-                    else:
-                        for i, v in enumerate(cell):
-                            acc[i] += v
+                for level in (day_levels if levels is None else levels):
+                    cells = day_levels.get(level)
+                    if cells is None:
+                        continue
+                    for key, cell in cells.items():
+                        group = (level, key)
+                        acc = summed.get(group)
+                        if acc is None:
+                            summed[group] = list(cell)
+                        else:
+                            acc[:] = map(operator.add, acc, cell)
             out.append(summed)
         if closed_by is not None:
-            cases = out[0]
-            for (reported, closed), cells in self.closures.items():
-                if closed <= closed_by or (start is not None and reported < start) \
-                        or (end is not None and reported > end):
-                    continue
-                for group, (n, on_time) in cells.items():
-                    acc = cases[group]  # present: the case's report day put it there
+            self._unclose(out[0], start, end, closed_by, levels)
+        return out[0], out[1]
+
+    def _unclose(self, cases: dict[Any, list[int]], start: date | None, end: date | None,
+                 closed_by: date, levels: frozenset[str] | None, by_day: bool = False) -> None:
+        """Take out the closures after ``closed_by`` of cases reported in ``start``..``end``
+        (``cases`` keyed by group, or by (day, group) with ``by_day``)."""
+        for (reported, closed), day_levels in self.closures.items():
+            if closed <= closed_by or (start is not None and reported < start) \
+                    or (end is not None and reported > end):
+                continue
+            for level in (day_levels if levels is None else levels):
+                for key, (n, on_time, secs) in day_levels.get(level, {}).items():
+                    acc = cases.get((reported, (level, key)) if by_day else (level, key))
+                    if acc is None:
+                        continue  # a group the caller did not ask for
                     acc[CLOSED_AT] -= n
                     acc[ON_TIME_AT] -= on_time
-        return out[0], out[1]
+                    acc[CLOSE_S_AT] -= secs
+
+    def series(self, start: date, end: date, group: Group, closed_by: date | None = None,
+               ) -> dict[date, list[int]]:
+        """Case counters of one group for each day ``start``..``end`` that has any."""
+        level, key = group
+        out: dict[tuple[date, Group], list[int]] = {}
+        day = start
+        while day <= end:
+            cell = self.cases.get(day, {}).get(level, {}).get(key)
+            if cell is not None:
+                out[(day, group)] = list(cell)
+            day += timedelta(days=1)
+        if closed_by is not None:
+            self._unclose(out, start, end, closed_by, frozenset({level}), by_day=True)
+        return {day: cell for (day, _), cell in out.items()}
+
+    def close_time_histograms(self, start: date | None, end: date | None, closed_by: date | None,
+                              levels: frozenset[str]) -> dict[Group, dict[int, int]]:
+        """Time-to-close histograms per group of the cases reported in the period and closed
+        (by ``closed_by`` when given, else by now)."""
+        out: dict[Group, dict[int, int]] = {}
+        for (reported, closed), day_levels in self.durations.items():
+            if (start is not None and reported < start) or (end is not None and reported > end) \
+                    or (closed_by is not None and closed > closed_by):
+                continue
+            for level in levels:
+                for key, hist in day_levels.get(level, {}).items():
+                    acc = out.setdefault((level, key), {})
+                    for bucket, n in hist.items():
+                        acc[bucket] = acc.get(bucket, 0) + n
+        return out
+
+    def has_days(self, start: date, end: date) -> bool:
+        """True when any case was reported in ``start``..``end`` (for 同比 "where data exists")."""
+        return any(start <= day <= end for day in self.cases)
+
+    def knows(self, group: Group) -> bool:
+        """True when some day's tallies hold ``group`` (a case named that area)."""
+        level, key = group
+        return any(key in levels.get(level, ()) for levels in self.cases.values())
+
+
+def median_of(hist: dict[int, int]) -> float | None:
+    """Median seconds of a time-to-close histogram (None when empty)."""
+    total = sum(hist.values())
+    if not total:
+        return None
+    seen = 0
+    for bucket in sorted(hist):
+        seen += hist[bucket]
+        if seen * 2 >= total:
+            return bucket_value(bucket)
+    return None  # unreachable: the loop reaches the total

@@ -45,10 +45,12 @@ def kpi_report(runtime: Runtime, period: Period, now: float | None = None,
 
 
 def kpi_report_for_query(runtime: Runtime, period: str | None, from_: str | None, to: str | None,
-                         street: str | None, now: float | None = None) -> dict[str, Any]:
+                         street: str | None, now: float | None = None,
+                         levels: tuple[str, ...] = ("streets", "communities", "departments"),
+                         ) -> dict[str, Any]:
     """KPI report from API query parameters (raises PeriodError on bad ones)."""
     now = runtime.now() if now is None else now
-    return kpi_report(runtime, parse_period(period, from_, to, now, runtime.config.tz), now, street)
+    return kpi_report(runtime, parse_period(period, from_, to, now, runtime.config.tz), now, street, levels)
 
 
 def wall_kpis(runtime: Runtime, now: float) -> dict[str, Any]:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from layouts.casefile_text import CASEFILE_STRINGS
+from layouts.leaders_text import LEADERS_STRINGS
+from layouts.patrol_text import PATROL_STRINGS
+
 LANGS = ("zh", "en")
 """Supported languages; the first is the default."""
 
-STRINGS: Mapping[str, Mapping[str, str]] = {
+WALL_STRINGS: Mapping[str, Mapping[str, str]] = {
     "zh": {
         "title": "兴隆台区网格化指挥中心",
         "subtitle": "创城实测点实时监控",
@@ -61,6 +65,7 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "alerts.left": "剩余 {d}",
         "alerts.age": "已受理 {d}",
         "alerts.hazard": "重大隐患",
+        "alerts.open_case": "打开案件档案",
         "round.am": "上午巡查",
         "round.pm": "下午巡查",
         "last_update": "{n} 秒前更新",
@@ -125,6 +130,7 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "alerts.left": "{d} left",
         "alerts.age": "age {d}",
         "alerts.hazard": "HAZARD",
+        "alerts.open_case": "Open the case file",
         "round.am": "Morning round",
         "round.pm": "Afternoon round",
         "last_update": "updated {n} s ago",
@@ -139,6 +145,12 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
 }
 """The string table: ``STRINGS[lang][key]``."""
 
+
+# Every page's strings in one table (each page keeps its own in ``layouts/<page>_text.py``).
+STRINGS: Mapping[str, Mapping[str, str]] = {
+    lang: {**WALL_STRINGS[lang], **LEADERS_STRINGS[lang], **CASEFILE_STRINGS[lang], **PATROL_STRINGS[lang]}
+    for lang in LANGS
+}
 
 def normalize_lang(value: str | None, default: str = "zh") -> str:
     """Map a ``lang`` query value (``en``, ``zh-CN``, ``zh`` …) to a supported language."""

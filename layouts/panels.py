@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from dash import html
 
@@ -141,8 +142,12 @@ def alert_list(rows: Sequence[Mapping[str, Any]], more: int, lang: str,
             classes.append("alert-new")
         street = street_names.get(row["street_id"] or "", row["street_id"] or "")
         category = category_names.get(row["category"], row["category"])
-        head = [html.Span(t("alerts.hazard", lang), className="alert-flag")] if row["hazard"] else []
+        head: list[Any] = [html.Span(t("alerts.hazard", lang), className="alert-flag")] if row["hazard"] else []
         head.append(html.Span(row["case_id"], className="alert-case"))
+        # the case file opens in a new tab: the wall itself never navigates away (kiosk hides it)
+        head.append(html.A("↗", href=f"/case/{quote(row['case_id'], safe='')}" + ("?lang=en" if lang == "en" else ""),
+                           target="_blank", rel="noopener", className="alert-link",
+                           title=t("alerts.open_case", lang)))
         # two lines, the second free to wrap: English street and category names stay whole
         items.append(html.Div([
             html.Span(head, className="alert-head"),

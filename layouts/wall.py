@@ -10,7 +10,7 @@ from dash import dcc, html
 
 from dashboard.status import STATUS_ORDER
 from layouts import ids
-from layouts.i18n import STRINGS, t
+from layouts.i18n import STRINGS, WALL_STRINGS, t
 from layouts.map import legend, wall_map
 
 
@@ -64,7 +64,7 @@ def wall_layout(settings: WallSettings) -> html.Div:
         "lost_after_s": 4.0,
         "tz": settings.tz,
         "default_lang": lang,
-        "strings": STRINGS,
+        "strings": WALL_STRINGS,
         "bounds": bounds,
         "statuses": [s.value for s in STATUS_ORDER],  # the browser's copy of the ranks
     }

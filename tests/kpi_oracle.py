@@ -31,9 +31,15 @@ def scan(state: State, start: date | None, end: date | None, now: float) -> dict
     for case in state.cases.values():
         if case.state == "voided":
             continue
-        groups = [("district", ""), ("streets", case.street_id or "unassigned"),
-                  ("communities", case.community_id or "unassigned")]
-        groups += [("departments", d) for d in case.departments]
+        street, community = case.street_id or "unassigned", case.community_id or "unassigned"
+        groups = [("district", ""), ("streets", street), ("communities", community),
+                  ("grids", case.grid_id or "unassigned"), ("categories", case.category),
+                  (f"street_categories/{street}", case.category),
+                  (f"community_categories/{community}", case.category)]
+        grid = case.grid_id or "unassigned"
+        for d in case.departments:
+            groups += [("departments", d), (f"street_departments/{street}", d),
+                       (f"community_departments/{community}", d), (f"grid_departments/{grid}", d)]
         counts: dict[str, Any] = {}
         if inside(case.day):
             counts["accepted"] = 1
@@ -43,6 +49,10 @@ def scan(state: State, start: date | None, end: date | None, now: float) -> dict
             counts["closed"] = closed_in_time(case)
             counts["on_time_closed"] = closed_in_time(case) and case.closed_at <= case.deadline
             counts["returned"] = case.returned_count > 0
+            counts["close_s"] = round(case.closed_at - case.reported_at) if closed_in_time(case) else 0
+            counts["processed"] = case.processed_at is not None
+            counts["on_time_processed"] = case.processed_at is not None and case.processed_at <= case.deadline
+            counts[f"ch_{case.channel}"] = 1
         if inside(case.rating_day):
             counts["rated"] = 1
             counts["satisfied"] = bool(case.satisfied)

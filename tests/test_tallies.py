@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from dashboard import kpis
+from dashboard import kpis, tallies
 from dashboard.periods import Period
 from dashboard.reference import load_reference
 from data_feed.simulator import backfill
@@ -18,10 +18,14 @@ from tests.helpers import drain, feed, make_runtime
 from tests.kpi_oracle import scan
 from tests.test_kpis import scenario
 
+LEVELS = ("streets", "communities", "grids", "departments", "categories")
+
 
 def assert_agree(state, start: date | None, end: date | None, now: float) -> int:  # type: ignore[no-untyped-def]
-    report = kpis.compute(state, Period(start, end, "custom"), now)
     expected = scan(state, start, end, now)
+    levels = tuple(sorted({level for level, _ in expected if level != "district"} | set(LEVELS)))
+    assert {tallies.kind_of(level) for level in levels} <= set(tallies.KINDS)
+    report = kpis.compute(state, Period(start, end, "custom"), now, levels)
     checked = 0
     for (level, key), counts in expected.items():
         got = report["district"] if level == "district" else report[level].get(key)
@@ -29,7 +33,7 @@ def assert_agree(state, start: date | None, end: date | None, now: float) -> int
             if counts.get(name, 0):
                 assert got is not None and got[name] == counts[name], (level, key, name, start, end)
                 checked += 1
-    for level in ("streets", "communities", "departments"):
+    for level in levels:
         for key, got in report[level].items():
             for name in kpis.COUNTS:
                 assert got[name] == expected.get((level, key), {}).get(name, 0), (level, key, name)

