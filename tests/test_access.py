@@ -334,3 +334,41 @@ def test_department_scopes_of_pages() -> None:
     assert access.may_open(leader, dept_page, "D02") and access.may_open(leader, case_page, "K2")
     wall = Principal("w", Role.COMMAND_CENTER)
     assert not access.may_open(wall, leaders, "") and not access.may_open(wall, case_page, "K1")
+
+
+def test_department_pages_case_files_and_leaders_page_by_role(app: Any, redis_conn: redis.Redis) -> None:
+    rt = runtime_of(app)
+    publish_many(redis_conn, [report("L2", _now_iso(100), category="lamp"),
+                              report("B2", _now_iso(100), category="bin")])
+    deadline = time.time() + 10
+    while len(rt.state.cases) < 2:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    dept = app.server.test_client()
+    assert _login(dept, "dept", "dept-pass").headers["Location"] == "/dept/D01"
+    assert dept.get("/dept/D01").status_code == 200
+    assert dept.get("/dept/D02").status_code == 403
+    assert dept.get("/case/L2").status_code == 200
+    assert dept.get("/case/B2").status_code == 403
+    assert dept.get("/leaders").status_code == 403
+    assert dept.get("/api/v1/cases/L2").status_code == 200
+    assert dept.get("/api/v1/cases/B2").status_code == 403
+    assert dept.get("/export/ranking.csv").status_code == 403
+    # the department page's callback reads its id from the browser: another id gets a 403 message
+    key = next(k for k in app.callback_map if "dept-body.children" in k)
+    outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]}
+               for o in key.strip(".").split("...")]
+    body = {"output": key, "outputs": outputs, "changedPropIds": ["dept-key.data"], "state": [],
+            "inputs": [{"id": "dept-key", "property": "data", "value": {"department_id": "D02", "lang": "en"}},
+                       {"id": "dept-url", "property": "search", "value": ""}]}
+    answer = dept.post("/_dash-update-component", json=body, headers={"Referer": "http://localhost/dept/D01"})
+    assert answer.status_code == 200 and "may not open department D02" in answer.get_data(True)
+    wall = app.server.test_client()
+    bearer = {"Authorization": f"Bearer {WALL_TOKEN}"}
+    assert wall.get(f"/leaders?token={WALL_TOKEN}").status_code == 403
+    assert wall.get("/api/v1/cases/L2", headers=bearer).status_code == 403
+    assert wall.get("/api/v1/patrol", headers=bearer).status_code == 403
+    leader = app.server.test_client()
+    _login(leader, "leader", "leader-pass")
+    for path in ("/leaders", "/case/B2", "/dept/D02", "/api/v1/cases/B2"):
+        assert leader.get(path).status_code == 200, path
