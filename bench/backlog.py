@@ -83,7 +83,7 @@ def child(socket: str, n_open: int, pause: float) -> None:
     from data_feed.publish import publish_many
 
     conn = redis.Redis(unix_socket_path=socket, decode_responses=True)
-    settings = {"REDIS_URL": f"unix://{socket}", "START_CONSUMER": False, "DATA_DIR": tempfile.mkdtemp()}
+    settings = {"AUTH": "off", "REDIS_URL": f"unix://{socket}", "START_CONSUMER": False, "DATA_DIR": tempfile.mkdtemp()}
     result: dict[str, Any] = {}
     app = create_app(settings)
     result["read_alone_s"] = _drain(runtime_of(app))

@@ -162,7 +162,7 @@ def run_burst(connection: redis.Redis, url: str, seconds: float = 120.0, factor:
 
     for key in ("grid:positions", "grid:events", "grid:deadletter", "grid:deadletter:index"):
         connection.delete(key)
-    config = load_config({"START_CONSUMER": False, "BLOCK_MS": 100}, environ={})
+    config = load_config({"AUTH": "off", "START_CONSUMER": False, "BLOCK_MS": 100}, environ={})
     runtime = build_runtime(config, connection, load_reference(None))
     runtime.start()
     assert runtime.consumer.wait_caught_up(30), "the consumer did not start"

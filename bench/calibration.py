@@ -129,7 +129,8 @@ def app_kpis(redis_url: str, reference_dir: Path, first: date, last: date, timeo
     """Start the app on ``redis_url``; once caught up, return its district KPIs plus structure and dead letters."""
     from dashboard import create_app  # the app is only needed for the end-to-end check
 
-    app = create_app({"REDIS_URL": redis_url, "REFERENCE_DIR": str(reference_dir), "TZ": "Asia/Shanghai"})
+    app = create_app({"AUTH": "off", "REDIS_URL": redis_url, "REFERENCE_DIR": str(reference_dir),
+                      "TZ": "Asia/Shanghai"})
     server = app.server
     client = server.test_client()
     url = f"/api/v1/kpis?from={first.isoformat()}&to={last.isoformat()}"

@@ -90,7 +90,7 @@ def raw_read(conn: redis.Redis, count: int) -> int:
 
 def consumer_read(conn: redis.Redis, count: int) -> int:
     """The dashboard consumer's XREAD+validate+apply into a fresh state; return entries."""
-    config = load_config({"READ_COUNT": count, "START_CONSUMER": False,
+    config = load_config({"AUTH": "off", "READ_COUNT": count, "START_CONSUMER": False,
                           "POSITION_LOOKBACK_S": 10**9}, environ={})
     runtime = build_runtime(config, conn, load_reference(None))
     total = 0

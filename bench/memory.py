@@ -32,7 +32,7 @@ def child(socket: str, reference_dir: str) -> None:
     from dashboard.runtime import build_runtime
 
     conn = redis.Redis(unix_socket_path=socket, decode_responses=True)
-    config = load_config({"START_CONSUMER": False, "REFERENCE_DIR": reference_dir}, environ={})
+    config = load_config({"AUTH": "off", "START_CONSUMER": False, "REFERENCE_DIR": reference_dir}, environ={})
     runtime = build_runtime(config, conn, load_reference(Path(reference_dir)))
     t0 = time.perf_counter()
     while runtime.consumer.poll():

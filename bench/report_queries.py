@@ -69,7 +69,7 @@ def main() -> None:
         t0 = time.perf_counter()
         stats = backfill(redis, "district", args.seed, None, args.days, work / "ref", progress=False)
         print(f"backfill: {args.days:g} days, {stats.written} entries in {time.perf_counter() - t0:.0f} s")
-        config = load_config({"START_CONSUMER": False, "REFERENCE_DIR": str(work / "ref"),
+        config = load_config({"AUTH": "off", "START_CONSUMER": False, "REFERENCE_DIR": str(work / "ref"),
                               "HISTORY_DAYS": max(400, int(args.days) + 10),
                               "MAX_AGE_DAYS": max(731, int(args.days) + 10)}, environ={})
         runtime = build_runtime(config, redis, load_reference(work / "ref"))

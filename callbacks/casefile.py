@@ -7,6 +7,7 @@ from typing import Any
 import dash
 from dash import Input, Output
 
+from dashboard.access import may_open_page
 from dashboard.app import report_settings
 from dashboard.casefile import CaseNotFound, CaseRetired, case_file
 from dashboard.runtime import Runtime
@@ -25,6 +26,8 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
         key = key or {}
         case_id = str(key.get("case_id") or "")
         lang = normalize_lang(key.get("lang"), runtime.config.lang)
+        if not may_open_page("case", case_id):  # the id comes from the browser: check it here too
+            return case_message(t("case.forbidden", lang, id=case_id), "forbidden")
         try:
             record = case_file(runtime, case_id, runtime.now())
         except CaseRetired:

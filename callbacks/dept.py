@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 import dash
 from dash import ALL, Input, Output, State, no_update
 
+from dashboard.access import may_open_page
 from dashboard.casefile import UnknownDepartment, department_of, department_view
 from dashboard.periods import parse_period
 from dashboard.runtime import Runtime
@@ -82,6 +83,10 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
         dept_id = str(key.get("department_id") or "")
         lang = normalize_lang(key.get("lang"), runtime.config.lang)
         ref = runtime.reference
+        if not may_open_page("dept", dept_id):  # the id comes from the browser: check it here too
+            message = dash.html.Div([dash.html.H2("403"), dash.html.P(t("dept.forbidden", lang, id=dept_id))],
+                                    className="report-error case-message case-forbidden")
+            return (message, "hidden") + (no_update,) * (OUTPUTS - 2)
         try:
             dept = department_of(ref, dept_id)
         except UnknownDepartment:

@@ -12,7 +12,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from dashboard import casefile, patrol, views
 from dashboard import kpis as kpi_engine
+from dashboard.access import category_scope as _scope
+from dashboard.access import current_principal
 from dashboard.periods import PeriodError, district_day, parse_date
+from dashboard.roles import Role
 from dashboard.runtime import EXTENSION_KEY, Runtime
 from dashboard.scope import ScopeError, parse_scope
 
@@ -192,11 +195,16 @@ def kpis() -> Any:
         return _error(400, str(exc))
     except UnknownId as exc:
         return _error(404, str(exc.args[0]))
+    empty = kpi_engine.finish([0] * len(kpi_engine.COUNTS))
     if community is not None:
-        empty = kpi_engine.finish([0] * len(kpi_engine.COUNTS))
         report["communities"] = {community: report["communities"].get(community, empty)}
     if grid is not None:
         report["grids"] = {grid: report["grids"].get(grid, empty)}
+    who = current_principal()
+    if who is not None and who.role == Role.DEPARTMENT:
+        # a department sees its own record only (cases dispatched to it)
+        dept = who.department_id or ""
+        report = {"period": report["period"], "departments": {dept: report["departments"].get(dept, empty)}}
     return jsonify(report)
 
 
@@ -212,7 +220,7 @@ def alerts() -> Any:
     runtime = _runtime()
     try:
         page = views.alert_page(runtime, runtime.now(), views.ALERT_PAGE if limit is None else limit,
-                                request.args.get("cursor") or None)
+                                request.args.get("cursor") or None, _scope())
     except views.CursorError as exc:
         return _error(400, str(exc))
     return jsonify(page)
@@ -230,6 +238,9 @@ def checkpoints() -> Any:
     if community is not None:
         collection["features"] = [f for f in collection["features"]
                                   if f["properties"]["community_id"] == community]
+    scope = _scope()
+    if scope is not None:
+        collection["features"] = [f for f in collection["features"] if f["properties"]["category"] in scope]
     response = jsonify(collection)
     # Statuses also change with the clock (rounds, deadlines), so the tag hashes the body itself.
     # Weak: the same tag stands for the gzip and plain forms, which Flask-Compress leaves alone.
@@ -241,6 +252,9 @@ def checkpoints() -> Any:
 def case(case_id: str) -> Any:
     """One case's file (timeline, places, deadline status): 404 unknown, 410 no longer kept."""
     runtime = _runtime()
+    scope = _scope()
+    if scope is not None and runtime.state.case_category(case_id) not in scope:
+        return _error(403, f"case {case_id[:40]!r} is not of a category your department follows")
     try:
         return jsonify(casefile.case_file(runtime, case_id, runtime.now()))
     except casefile.CaseRetired as exc:
@@ -256,6 +270,9 @@ def checkpoint_cases(checkpoint_id: str) -> Any:
     found = casefile.open_cases_at(runtime, checkpoint_id, runtime.now())
     if found is None:
         return _error(404, f"no registered checkpoint with id {checkpoint_id!r}")
+    scope = _scope()
+    if scope is not None:
+        found = [c for c in found if c.get("category") in scope]
     return jsonify({"checkpoint_id": checkpoint_id, "open_cases": found})
 
 

@@ -11,13 +11,19 @@ from urllib.parse import parse_qsl, urlsplit
 import dash
 import redis
 from dash import html
-from flask import has_request_context, request
+from flask import Response, has_request_context, jsonify, request
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard import http, metrics
+from dashboard import access, http, metrics, security
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
 from dashboard.export import bp as export_blueprint
+from dashboard.login import login_blueprint, login_page
 from dashboard.pages import match
+from dashboard.public import CACHE_KEY, public_blueprint
+from dashboard.public_views import PublicCache
+from dashboard.ratelimit import build_limiter
 from dashboard.reference import Reference, load_reference
 from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
 from dashboard.wall_model import WallModel
@@ -25,7 +31,7 @@ from data_feed.connection import connect_url, start_embedded
 from layouts.casefile import case_layout, dept_layout
 from layouts.i18n import normalize_lang
 from layouts.leaders import ReportSettings, leaders_layout
-from layouts.router import PageLayout, not_found, root_layout
+from layouts.router import PageLayout, forbidden, not_found, root_layout
 from layouts.wall import WallSettings, wall_layout
 
 WALL_EXTENSION_KEY = "grid.wall"
@@ -72,10 +78,12 @@ def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
 
 def render_page(pages: Mapping[str, PageLayout], path: str, query: Mapping[str, str],
                 default_lang: str) -> Any:
-    """The layout of the page at ``path``, or an in-app 404."""
+    """The layout of the page at ``path``, or an in-app 404 (403 when the caller may not open it)."""
     found = match(path)
     if found is None or found[0] not in pages:
         return not_found(path, normalize_lang(query.get("lang"), default_lang))
+    if has_request_context() and not access.may_open_path(path):
+        return forbidden(path, normalize_lang(query.get("lang"), default_lang))
     return pages[found[0]](found[1], query)
 
 
@@ -94,6 +102,23 @@ def serve_layout(pages: Mapping[str, PageLayout], default_lang: str) -> Any:
         return root_layout(path, render_page(pages, path, query, default_lang))
 
     return layout
+
+
+def _too_many(cfg: Config) -> Any:
+    """The answer when a rate limit is hit: JSON for the API, the log-in page for log-ins."""
+
+    def handler(exc: TooManyRequests) -> Any:
+        if request.path == "/login":
+            lang = normalize_lang(request.args.get("lang"), cfg.lang)
+            text = "Too many failed log-ins; try again later" if lang == "en" else "登录失败次数过多，请稍后再试"
+            return Response(login_page(lang, "", text), 429, content_type="text/html; charset=utf-8")
+        if http.wants_json(request.path):
+            response = jsonify({"error": "too many requests; try again later"})
+            response.status_code = 429
+            return response
+        return Response("too many requests; try again later\n", 429, content_type="text/plain; charset=utf-8")
+
+    return handler
 
 
 def create_app(config: Mapping[str, Any] | None = None, *,
@@ -116,19 +141,33 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     wall = WallModel(runtime)
     server.extensions[EXTENSION_KEY] = runtime
     server.extensions[WALL_EXTENSION_KEY] = wall
+    if cfg.proxy_hops:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=cfg.proxy_hops, x_proto=cfg.proxy_hops,  # type: ignore[method-assign]
+                                   x_host=cfg.proxy_hops)
+    directory = access.load_directory(cfg) if cfg.auth else access.Directory()
+    limiter = build_limiter(server, conn, cfg.redis_url)
+    server.extensions[CACHE_KEY] = PublicCache()
     server.register_blueprint(api_blueprint)
     server.register_blueprint(export_blueprint)
+    server.register_blueprint(public_blueprint(cfg, limiter))
+    server.register_blueprint(login_blueprint(cfg, directory, limiter))
     http.install(app)
+    pages = page_layouts(cfg, reference)
+    access.install(app, cfg, directory, access.Access(
+        cfg, directory, reference.subscribed_categories, runtime.state.case_category,
+        root_ids=access.component_ids(root_layout("/", None)),
+        page_ids={name: access.component_ids(fn("", {})) for name, fn in pages.items()}))
+    server.register_error_handler(429, _too_many(cfg))
     metrics.install(app, runtime)
 
     from callbacks import register as register_callbacks
 
-    pages = page_layouts(cfg, reference)
     app.layout = serve_layout(pages, cfg.lang)
     # every page's components, so callbacks of pages not on screen still validate
     app.validation_layout = html.Div(  # type: ignore[assignment]  # Dash types it as None
         [root_layout("/", None), *(fn("", {}) for fn in pages.values())])
     register_callbacks(app, runtime, wall, lambda path, query: render_page(pages, path, query, cfg.lang))
+    security.install(app, cfg.embed_origins, cfg.tile_url)
 
     if cfg.start_consumer:
         runtime.start()

@@ -32,6 +32,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 """Port the server listens on."""
 
+DEMO_HOST = "127.0.0.1"
+"""The demo listens on this machine only (it prints its wall token and admin password)."""
+
 DEMO_BACKFILL_DAYS = 3
 """Days of history the demo writes before it goes live."""
 
@@ -139,7 +142,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     configured = os.environ.get("GRID_REFERENCE_DIR")
     if configured:
         Path(configured).mkdir(parents=True, exist_ok=True)
-    config = load_config()
+    config = load_config({"AUTH": "off"})  # it serves nothing: no users or tokens needed
     stack = ExitStack()
     try:
         connection = _open_redis(config, stack)
@@ -153,12 +156,50 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_AUTH_FILE = "demo-auth.json"
+"""The demo's secret key, wall token and admin password (made once in its data folder, kept across restarts)."""
+
+
+def demo_auth(data_dir: Path) -> dict[str, str]:
+    """Settings that turn access control on for the demo, made once in ``data_dir`` and kept.
+
+    Empty when ``GRID_AUTH=off`` says so, or when users or a token are configured already.
+    """
+    import json
+    import secrets
+
+    from werkzeug.security import generate_password_hash
+
+    if os.environ.get("GRID_AUTH", "").strip().lower() == "off":
+        return {}
+    if os.environ.get("GRID_USERS_FILE") or os.environ.get("GRID_WALL_TOKEN"):
+        return {}
+    path = data_dir / DEMO_AUTH_FILE
+    if path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        saved = {"secret_key": secrets.token_hex(32), "wall_token": secrets.token_urlsafe(32),
+                 "admin_password": secrets.token_urlsafe(12)}
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(saved), encoding="utf-8")
+        path.chmod(0o600)
+    users = data_dir / "demo-users.json"
+    users.write_text(json.dumps({"users": [{"username": "admin", "role": "admin",
+                                            "password_hash": generate_password_hash(saved["admin_password"])}]}),
+                     encoding="utf-8")
+    users.chmod(0o600)
+    return {"AUTH": "on", "SECRET_KEY": os.environ.get("GRID_SECRET_KEY") or saved["secret_key"],
+            "WALL_TOKEN": saved["wall_token"], "USERS_FILE": str(users), "_ADMIN_PASSWORD": saved["admin_password"]}
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Embedded Redis + simulator (backfill, then live) + dashboard, in one process."""
     from dashboard.app import create_app, runtime_of
     from data_feed.simulator import write_reference
 
-    config = load_config()
+    auth = demo_auth(load_config({"AUTH": "off"}).data_dir)
+    admin_password = auth.pop("_ADMIN_PASSWORD", "")
+    config = load_config(auth)
     stack = ExitStack()
     try:
         connection = _open_redis(config, stack)
@@ -178,21 +219,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
                              speed=args.speed)
         # The app loads the reference files first; only then may the simulator (which writes them
         # again, identically) start, so the two never race on the files.
-        overrides = {"REFERENCE_DIR": str(reference_dir)}
+        overrides = {"REFERENCE_DIR": str(reference_dir), **auth}
         if args.speed != 1:
             # simulated time runs ahead of the wall clock: the app follows the stream's clock
             overrides["CLOCK"] = "stream"
             print(f"speed {args.speed:g}: the dashboard follows simulated time (GRID_CLOCK=stream)", flush=True)
         app = create_app(overrides, connection=connection)
         stack.callback(_stop_runtime, runtime_of(app))
+        if auth:
+            print(f"wall token: {auth['WALL_TOKEN']}\n  wall screen: http://{DEMO_HOST}:{args.port}/?kiosk=1&token="
+                  f"{auth['WALL_TOKEN']}\n  log in as admin / {admin_password} at http://{DEMO_HOST}:{args.port}/login"
+                  f"\n  public embeds: http://{DEMO_HOST}:{args.port}/embed/kpis (also streets, map, board, query)",
+                  flush=True)
         stop = threading.Event()
         sim_thread = threading.Thread(target=_run_simulator, args=(options, connection, reference_dir, stop),
                                       name="simulator", daemon=True)
         sim_thread.start()
         stack.callback(_stop_thread, stop, sim_thread)
-        _serve(app, args.host, args.port)
+        _serve(app, DEMO_HOST, args.port)
     finally:
         _shut_down(stack)
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """Print the hash of a password (read without echo, or from standard input) for GRID_USERS_FILE."""
+    import getpass
+
+    from werkzeug.security import generate_password_hash
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("error: use a password of at least 8 characters", file=sys.stderr)
+        return 2
+    print(generate_password_hash(password))
+    return 0
+
+
+def cmd_new_token(args: argparse.Namespace) -> int:
+    """Print a new random token (give it to the wall) and its SHA-256 (put that in GRID_USERS_FILE)."""
+    import secrets
+
+    from dashboard.access import token_digest
+
+    token = secrets.token_urlsafe(32)
+    print(f"token:        {token}\ntoken_sha256: {token_digest(token)}")
     return 0
 
 
@@ -224,16 +295,18 @@ def build_parser(prog: str = "python -m dashboard") -> argparse.ArgumentParser:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level")
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
                         help="json: one JSON object a line (time, level, logger, message) for a log shipper")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{serve,demo,simulate}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{serve,demo,simulate,hash-password,new-token}")
     serve = sub.add_parser("serve", help="serve the dashboard (GRID_REDIS_URL or embedded Redis)",
                            description="Serve the dashboard; Ctrl-C or SIGTERM stops it (and the embedded "
                                        "Redis, data saved).", formatter_class=fmt)
     demo = sub.add_parser("demo", help="embedded Redis + simulator + dashboard",
-                          description="Embedded Redis + district simulator + dashboard in one process; Ctrl-C "
-                                      "or SIGTERM stops everything (data saved in GRID_DATA_DIR).",
+                          description="Embedded Redis + district simulator + dashboard in one process; it "
+                                      "listens on 127.0.0.1 only and prints its wall token. Ctrl-C or SIGTERM "
+                                      "stops everything (data saved in GRID_DATA_DIR).",
                           formatter_class=fmt)
+    serve.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (0.0.0.0: every interface)")
     for p in (serve, demo):
-        p.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (0.0.0.0: every interface)")
         p.add_argument("--port", type=port, default=DEFAULT_PORT, help="port to listen on")
     sim_cli.add_district_arguments(demo, backfill_default=DEMO_BACKFILL_DAYS)
     serve.set_defaults(func=cmd_serve)
@@ -242,6 +315,12 @@ def build_parser(prog: str = "python -m dashboard") -> argparse.ArgumentParser:
                               description="Write a simulated district into Redis (GRID_REDIS_URL or the "
                                           "embedded one); Ctrl-C or SIGTERM stops it.", formatter_class=fmt)
     simulate.set_defaults(func=cmd_simulate)
+    sub.add_parser("hash-password", help="print a password hash for GRID_USERS_FILE",
+                   description="Read a password (no echo; or one line of standard input) and print its "
+                               "hash for GRID_USERS_FILE.").set_defaults(func=cmd_hash_password)
+    sub.add_parser("new-token", help="print a new token and its SHA-256 for GRID_USERS_FILE",
+                   description="Print a new random token (for the wall's URL or an API client) and the "
+                               "SHA-256 that GRID_USERS_FILE keeps.").set_defaults(func=cmd_new_token)
     sim_cli.add_arguments(simulate)
     return parser
 

@@ -6,6 +6,7 @@ Bad values fail at start with a :class:`ConfigError` naming the variable and the
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
@@ -47,6 +48,18 @@ DEFAULTS: dict[str, Any] = {
     "MAX_AGE_DAYS": 731,
     "CASE_RETENTION_DAYS": 30,
     "HISTORY_DAYS": 400,
+    "AUTH": "on",
+    "SECRET_KEY": "",
+    "USERS_FILE": "",
+    "WALL_TOKEN": "",
+    "EMBED_ORIGINS": "",
+    "COOKIE_SECURE": False,
+    "SESSION_HOURS": 12,
+    "PROXY_HOPS": 0,
+    "LOGIN_RATE_LIMIT": "5/minute;30/hour",
+    "QUERY_RATE_LIMIT": "10/minute;100/day",
+    "QUERY_CODE_RATE_LIMIT": "5/hour",
+    "BOARD_DAYS": 7,
     "TRACK_DAYS": 3,
     "TRACK_INTERVAL_S": 60,
 }
@@ -85,6 +98,18 @@ class Config:
     max_age_days: float
     case_retention_days: float
     history_days: int
+    auth: bool
+    secret_key: str
+    users_file: Path | None
+    wall_token: str
+    embed_origins: tuple[str, ...]
+    cookie_secure: bool
+    session_hours: float
+    proxy_hops: int
+    login_rate_limit: str
+    query_rate_limit: str
+    query_code_rate_limit: str
+    board_days: int
     track_days: int = 3
     """District days of warden tracks kept in memory (today and the days before it)."""
     track_interval_s: float = 60.0
@@ -133,6 +158,69 @@ def _limits(raw: Mapping[str, Any]) -> dict[str, float]:
     return limits
 
 
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+"""An origin as CSP ``frame-ancestors`` takes it: scheme, host (optionally ``*.``), port."""
+
+MIN_SECRET_KEY = 32
+"""Shortest GRID_SECRET_KEY accepted (characters; e.g. ``python -c 'import secrets; print(secrets.token_hex(32))'``)."""
+
+MIN_TOKEN = 24
+"""Shortest GRID_WALL_TOKEN accepted: a token is a password that never expires."""
+
+
+def _origins(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    value = raw["EMBED_ORIGINS"]
+    items = value if isinstance(value, (list, tuple)) else str(value or "").replace(",", " ").split()
+    origins = []
+    for item in items:
+        origin = str(item).strip().rstrip("/")
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigError(f"{ENV_PREFIX}EMBED_ORIGINS: {item!r} is not an origin; list origins such as "
+                              "https://portal.example.gov.cn or http://127.0.0.1:8080, separated by spaces")
+        origins.append(origin)
+    return tuple(origins)
+
+
+def _rate(raw: Mapping[str, Any], name: str) -> str:
+    from limits import parse_many
+
+    value = str(raw[name]).strip()
+    try:
+        if not parse_many(value):
+            raise ValueError(value)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name}={value!r} is not a rate limit; write e.g. 5/minute;30/hour") from None
+    return value
+
+
+def _auth(raw: Mapping[str, Any]) -> tuple[bool, str, Path | None, str]:
+    """(auth on, secret key, users file, wall token), checked together: auth on needs all it uses."""
+    mode = str(raw["AUTH"]).strip().lower()
+    if mode not in ("on", "off"):
+        raise ConfigError(f"{ENV_PREFIX}AUTH={raw['AUTH']!r} must be 'on' (log-in and tokens required) "
+                          "or 'off' (every page open: only on a closed network)")
+    secret = str(raw["SECRET_KEY"] or "")
+    users = str(raw["USERS_FILE"] or "")
+    users_file = Path(users) if users else None
+    token = str(raw["WALL_TOKEN"] or "").strip()
+    if users_file is not None and not users_file.is_file():
+        raise ConfigError(f"{ENV_PREFIX}USERS_FILE={users!r} is not a file; see README 'Access control' "
+                          "for its format, or unset it")
+    if token and len(token) < MIN_TOKEN:
+        raise ConfigError(f"{ENV_PREFIX}WALL_TOKEN is shorter than {MIN_TOKEN} characters; make one with "
+                          "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if mode == "off":
+        return False, secret, users_file, token
+    if users_file is None and not token:
+        raise ConfigError(f"no users or tokens are configured: set {ENV_PREFIX}USERS_FILE and/or "
+                          f"{ENV_PREFIX}WALL_TOKEN (README 'Access control'), or {ENV_PREFIX}AUTH=off "
+                          "to serve every page without a log-in (only on a closed network)")
+    if len(secret) < MIN_SECRET_KEY:
+        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least {MIN_SECRET_KEY} characters (it signs the "
+                          "log-in sessions); make one with python -c 'import secrets; print(secrets.token_hex(32))'")
+    return True, secret, users_file, token
+
+
 def load_config(overrides: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
     """Build the configuration from defaults, ``GRID_*`` variables and ``overrides``."""
@@ -174,6 +262,7 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     for name in ("STREAM_POSITIONS", "STREAM_EVENTS", "STREAM_DEADLETTER"):
         if not str(raw[name]).strip():
             raise ConfigError(f"{ENV_PREFIX}{name} must not be empty")
+    auth, secret, users_file, token = _auth(raw)
     return Config(
         redis_url=str(raw["REDIS_URL"]) or None,
         data_dir=Path(str(raw["DATA_DIR"])),
@@ -204,6 +293,15 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         max_age_days=_number(raw, "MAX_AGE_DAYS", float, 1),
         case_retention_days=_number(raw, "CASE_RETENTION_DAYS", float, 1),
         history_days=_number(raw, "HISTORY_DAYS", int, 31),
+        auth=auth, secret_key=secret, users_file=users_file, wall_token=token,
+        embed_origins=_origins(raw),
+        cookie_secure=_bool(raw, "COOKIE_SECURE"),
+        session_hours=_number(raw, "SESSION_HOURS", float, 0.1, 24 * 366),
+        proxy_hops=_number(raw, "PROXY_HOPS", int, 0, 5),
+        login_rate_limit=_rate(raw, "LOGIN_RATE_LIMIT"),
+        query_rate_limit=_rate(raw, "QUERY_RATE_LIMIT"),
+        query_code_rate_limit=_rate(raw, "QUERY_CODE_RATE_LIMIT"),
+        board_days=_number(raw, "BOARD_DAYS", int, 1, 30),
         track_days=_number(raw, "TRACK_DAYS", int, 1, 31),
         track_interval_s=_number(raw, "TRACK_INTERVAL_S", float, 1, 3600),
     )

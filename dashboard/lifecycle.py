@@ -18,6 +18,7 @@ import heapq
 import hmac
 import logging
 import operator
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -40,8 +41,10 @@ UNKNOWN_CATEGORY_IDS = 100
 
 
 def phone_digest(salt: bytes, phone: str) -> str:
-    """Salted digest of a phone number: lets a citizen query check a pair without keeping it."""
-    return hmac.new(salt, phone.strip().encode(), hashlib.sha256).hexdigest()
+    """Salted digest of a phone number: lets a citizen query check a pair without keeping it.
+
+    Spaces and dashes do not count ("139 1234-5678" is 13912345678)."""
+    return hmac.new(salt, re.sub(r"[\s-]", "", phone).encode(), hashlib.sha256).hexdigest()
 
 
 class CaseBook:
@@ -59,6 +62,7 @@ class CaseBook:
         self.cases: dict[str, Case] = {}
         self.open_cases: set[str] = set()
         self.retired: dict[str, date] = {}
+        self.by_code: dict[str, str] = {}  # citizen query code -> case id (leaves with its case)
         self.tallies = Tallies()
         self.deadlines = DeadlineIndex(near_fraction)
         self.version = 0  # bumped whenever a case changes: KPI caches key on it
@@ -120,6 +124,8 @@ class CaseBook:
             case.timeline = tuple(sorted((*case.timeline, _found_step(hint)), key=operator.itemgetter(0)))
         case.groups = groups_of(case)  # may fail on bad data: before anything is indexed
         self.commit(case, (None, None, None, None), False, None)
+        if case.query_code:
+            self.by_code[case.query_code] = case_id
 
     def apply(self, event: Event) -> None:
         """Apply a validated case event to its (reported) case, all or nothing."""
@@ -204,9 +210,16 @@ class CaseBook:
             if case is None or case.is_open or case.state_ts != ts:
                 continue  # reopened (it will be queued again when it closes) or gone
             del self.cases[case_id]
+            if case.query_code and self.by_code.get(case.query_code) == case_id:
+                del self.by_code[case.query_code]
             self.retired[case_id] = case.day or date.min
             n += 1
         return n
+
+    def by_query_code(self, code: str) -> Case | None:
+        """The case a citizen's query code names, while its record is kept (None otherwise)."""
+        case_id = self.by_code.get(code)
+        return self.cases.get(case_id) if case_id is not None else None
 
     def prune(self, before: date) -> None:
         """Forget retired ids and day tallies older than the history window."""

@@ -4,6 +4,10 @@ Dash answers every GET it has no route for with its index page (a catch-all rout
 mistyped URL would show the wall with 200. :mod:`dashboard.http` lets the catch-all answer
 only the paths routed here; a new page adds its :class:`Route` to :data:`ROUTES` and its
 layout to the app factory's page table.
+
+Each route says who may open it (``roles``; leaders and administrators by default) and, for a
+department, how far (``scope``): :mod:`dashboard.access` enforces it for the page, for its
+layout and for every Dash callback whose outputs live on it.
 """
 
 from __future__ import annotations
@@ -12,21 +16,30 @@ import html
 import re
 from dataclasses import dataclass
 
+from dashboard.roles import DEPARTMENTS, INTERNAL, WALL, Role
+
 
 @dataclass(frozen=True)
 class Route:
-    """A page: ``path`` exactly, or (``prefix``) ``path`` followed by one id segment."""
+    """A page: ``path`` exactly, or (``prefix``) ``path`` followed by one id segment.
+
+    ``roles`` may open it. ``scope`` narrows a department's access to an id: ``"department"``
+    (the id is the department's own id, as in ``/dept/<id>``) or ``"case"`` (the id is a case
+    of one of its subscribed categories); a department may not open a page without a scope.
+    """
 
     name: str
     path: str
     prefix: bool = False
+    roles: frozenset[Role] = INTERNAL
+    scope: str = ""
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("wall", "/"),
+    Route("wall", "/", roles=WALL),
     Route("leaders", "/leaders"),
-    Route("case", "/case/", prefix=True),
-    Route("dept", "/dept/", prefix=True),
+    Route("case", "/case/", prefix=True, roles=DEPARTMENTS, scope="case"),
+    Route("dept", "/dept/", prefix=True, roles=DEPARTMENTS, scope="department"),
 )
 """Every page of the Dash app; any other page path is a 404."""
 
@@ -56,6 +69,11 @@ _NOT_FOUND = {
 
 _PATH_SHOWN = 200
 """Characters of the requested path quoted on the 404 page."""
+
+
+def route_named(name: str) -> Route:
+    """The route called ``name``."""
+    return next(r for r in ROUTES if r.name == name)
 
 
 def is_page(path: str) -> bool:

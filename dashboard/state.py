@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -363,18 +364,36 @@ class State:
         with self.lock:
             return self.book.deadlines.overdue(now, levels)
 
-    def alert_page(self, now: float, limit: int,
-                   after: tuple[int, float, str] | None = None) -> tuple[list[tuple[Case, float | None]], int]:
+    def alert_page(self, now: float, limit: int, after: tuple[int, float, str] | None = None,
+                   categories: frozenset[str] | None = None) -> tuple[list[tuple[Case, float | None]], int]:
         """Up to ``limit`` alerting cases (with the wall time each was listed) in order after
-        ``after``, and the total alerting now."""
+        ``after``, and the total alerting now; only ``categories`` when given (a department)."""
         with self.lock:
             out = []
             index = self.book.deadlines
-            for key in index.alerts(now, after):
-                out.append((self.book.cases[key[2]], index.listed_at(key[2])))
+            cases = self.book.cases
+            if categories is not None:
+                keys = [k for k in index.alerts(now, None) if cases[k[2]].category in categories]
+                total = len(keys)
+                picked: Iterable[tuple[int, float, str]] = (k for k in keys if after is None or k > after)
+            else:
+                total, picked = index.alert_count(now), index.alerts(now, after)
+            for key in picked:
+                out.append((cases[key[2]], index.listed_at(key[2])))
                 if len(out) >= limit:
                     break
-            return out, self.book.deadlines.alert_count(now)
+            return out, total
+
+    def case_by_query_code(self, code: str) -> Case | None:
+        """The case a citizen's query code names (None when unknown or retired)."""
+        with self.lock:
+            return self.book.by_query_code(code)
+
+    def case_category(self, case_id: str) -> str | None:
+        """The category of a case in memory (None when unknown)."""
+        with self.lock:
+            case = self.book.cases.get(case_id)
+            return case.category if case is not None else None
 
     def summary(self) -> dict[str, Any]:
         """Counts for health checks and logs (no personal data)."""

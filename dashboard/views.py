@@ -132,14 +132,14 @@ def _alert(runtime: Runtime, case: Case, now: float, near: float) -> dict[str, A
 
 
 def alert_page(runtime: Runtime, now: float, limit: int = ALERT_PAGE,
-               cursor: str | None = None) -> dict[str, Any]:
+               cursor: str | None = None, categories: frozenset[str] | None = None) -> dict[str, Any]:
     """One page of alerts: every open hazard, then open cases past or near their deadline,
     most overdue first; ``next_cursor`` continues after the last one (None at the end)."""
     after = _parse_cursor(cursor) if cursor else None
     near = runtime.config.near_deadline_fraction
     state = runtime.state
     with state.lock:  # the cases' fields are read in the same consistent picture
-        listed, total = state.alert_page(now, limit + 1, after)
+        listed, total = state.alert_page(now, limit + 1, after, categories)
         items = [{**_alert(runtime, c, now, near), "listed_at": listed_at} for c, listed_at in listed[:limit]]
         last = listed[limit - 1][0] if len(listed) > limit and limit > 0 else None
         next_key = None if last is None else (0 if last.priority == "hazard" else 1, last.deadline, last.case_id)

@@ -31,3 +31,9 @@ def not_found(path: str, lang: str) -> html.Div:
     """In-app 404 (a client-side navigation to a path no page serves)."""
     text = f"There is no page at {path}" if lang == "en" else f"没有这个页面：{path}"
     return html.Div([html.H1("404"), html.P(text), html.A("/", href="/")], className="not-found")
+
+
+def forbidden(path: str, lang: str) -> html.Div:
+    """In-app 403: the signed-in role may not open the page (e.g. a client-side navigation)."""
+    text = f"Your role may not open {path}" if lang == "en" else f"当前账号无权查看：{path}"
+    return html.Div([html.H1("403"), html.P(text), html.A("/login", href="/login")], className="not-found")

@@ -19,6 +19,9 @@ import redis
 from tests.helpers import RedisProcess, redis_servers_under
 
 os.environ.setdefault("TMPDIR", "/tmp")
+# Apps built by the tests serve every page without a log-in unless a test turns access control on
+# (tests/test_access.py): production's default is GRID_AUTH=on, and `serve` refuses without users.
+os.environ.setdefault("GRID_AUTH", "off")
 
 TEST_DB = 9
 """The database the tests use on the session's server; only it is ever flushed."""

@@ -22,7 +22,7 @@ from data_feed.publish import publish_many
 def make_runtime(connection: redis.Redis, reference: Reference | None = None,
                  **settings: Any) -> Runtime:
     """A runtime (state + consumer) on ``connection``; the consumer thread is not started."""
-    config = load_config({"START_CONSUMER": False, **settings}, environ={})
+    config = load_config({"START_CONSUMER": False, "AUTH": "off", **settings}, environ={})
     return build_runtime(config, connection, reference or load_reference(None))
 
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRID_")}
-    env.update(TMPDIR="/tmp", PYTHONPATH=str(ROOT), **extra)
+    env.update(TMPDIR="/tmp", PYTHONPATH=str(ROOT), GRID_AUTH="off", **extra)
     return env
 
 
@@ -91,7 +91,7 @@ def test_bad_demo_speed_exits_2_without_a_traceback(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command,defaults", [
-    ("demo", ["(default: 127.0.0.1)", "(default: 8050)", "(default: district)", "(default: 1)", "(default: 3)",
+    ("demo", ["listens on 127.0.0.1 only", "(default: 8050)", "(default: district)", "(default: 1)", "(default: 3)",
               "(default: 1.0)"]),
     ("serve", ["(default: 127.0.0.1)", "(default: 8050)"]),
     ("simulate", ["(default: district)", "(default: 1)", "(default: 0.0)", "(default: 1.0)"]),
@@ -148,3 +148,55 @@ def test_json_logs_are_one_object_a_line_without_personal_data(tmp_path: Path) -
             proc.kill()
             proc.wait()
         server.shutdown(nosave=True)
+
+
+def test_serve_refuses_to_start_without_access_control(redis_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in _env(GRID_REDIS_URL=redis_url).items() if k != "GRID_AUTH"}
+    result = subprocess.run([sys.executable, "-m", "dashboard", "serve", "--port", str(free_port())],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no users or tokens are configured" in result.stderr and "GRID_AUTH=off" in result.stderr
+
+
+def _demo_token(tmp_path: Path, port: int) -> str:
+    """Run the demo until it serves, check its token opens the wall, stop it; return the token."""
+    import signal
+
+    env = {k: v for k, v in _env(GRID_DATA_DIR=str(tmp_path / "var")).items() if k != "GRID_AUTH"}
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "demo", "--port", str(port), "--preset", "tiny",
+                             "--backfill", "0.05", "--speed", "60"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        token = ""
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("wall token: "):
+                token = line.split(": ", 1)[1].strip()
+            if "dashboard on http://127.0.0.1:" in line:
+                break
+        assert token, "the demo printed no wall token"
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                assert time.time() < deadline
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"{base}/?kiosk=1&token={token}", timeout=5) as resp:
+            assert resp.status == 200 and "/login" not in resp.url
+        with urllib.request.urlopen(f"{base}/?kiosk=1", timeout=5) as resp:
+            assert "/login" in resp.url  # without the token: the log-in page
+        return token
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
+
+def test_demo_prints_its_wall_token_which_survives_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    first = _demo_token(tmp_path, port)
+    assert _demo_token(tmp_path, port) == first

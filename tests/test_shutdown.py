@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXIT_WITHIN_S = 10.0
 
 
-def _env(data_dir: Path) -> dict[str, str]:
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRID_")}
-    env.update(TMPDIR="/tmp", PYTHONPATH=str(ROOT), GRID_DATA_DIR=str(data_dir))
+    env.update(TMPDIR="/tmp", PYTHONPATH=str(ROOT), GRID_DATA_DIR=str(data_dir), **extra)
     return env
 
 
@@ -119,7 +119,7 @@ def test_serve_on_the_embedded_redis_stops_it_on_sigterm(tmp_path: Path) -> None
     data_dir = tmp_path / "var"
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "dashboard", "serve", "--port", str(port)],
-                            cwd=tmp_path, env=_env(data_dir), stdout=subprocess.PIPE,
+                            cwd=tmp_path, env=_env(data_dir, GRID_AUTH="off"), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     _wait_until_served(proc, port)
     _stop_and_check(proc, signal.SIGTERM, data_dir)

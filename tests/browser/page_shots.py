@@ -102,7 +102,7 @@ def main() -> None:
     runtime = None
     try:
         ref = fill(redis, args, work)
-        config = {"REDIS_URL": f"unix://{redis.socket_file}", "REFERENCE_DIR": str(ref),
+        config = {"AUTH": "off", "REDIS_URL": f"unix://{redis.socket_file}", "REFERENCE_DIR": str(ref),
                   "DATA_DIR": str(work / "var"), **dict(c.split("=", 1) for c in args.config)}
         app = create_app(config)
         runtime = app.server.extensions["grid"]

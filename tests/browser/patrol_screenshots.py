@@ -49,7 +49,7 @@ def main() -> None:
         write_reference(ref, args.preset, 1)
         stats = backfill(redis, args.preset, 1, start=None, days=args.days, reference_dir=ref)
         print(f"wrote {stats.written} entries in {stats.seconds:.1f}s")
-        app = create_app({"REDIS_URL": f"unix://{redis.socket_file}", "REFERENCE_DIR": str(ref),
+        app = create_app({"AUTH": "off", "REDIS_URL": f"unix://{redis.socket_file}", "REFERENCE_DIR": str(ref),
                           "DATA_DIR": str(work / "var"), "POSITION_LOOKBACK_S": 86400})
         runtime = app.server.extensions["grid"]
         runtime.consumer.wait_caught_up(600)

