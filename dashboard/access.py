@@ -35,7 +35,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.config import Config
 from dashboard.pages import ROUTES, Route, match
-from dashboard.roles import DEPARTMENTS, EVERY_ROLE, INTERNAL, WALL, Role
+from dashboard.roles import CASE_READERS, EVERY_ROLE, INTERNAL, WALL, Role
 from data_feed.errors import ConfigError
 
 EXTENSION_KEY = "grid.access"
@@ -62,7 +62,7 @@ answers hold only its subscribed categories)."""
 
 API_PREFIX_RULES: tuple[tuple[str, frozenset[Role]], ...] = (
     ("/api/v1/checkpoints/", WALL | {Role.DEPARTMENT}),  # open cases at a checkpoint: the wall's popups
-    ("/api/v1/cases/", DEPARTMENTS),  # case files: a department's only of its subscribed categories
+    ("/api/v1/cases/", CASE_READERS),  # case files: a department's only of its subscribed categories
 )
 """Internal endpoints by path prefix (anything not listed: leaders and administrators)."""
 

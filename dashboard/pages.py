@@ -16,7 +16,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from dashboard.roles import DEPARTMENTS, INTERNAL, WALL, Role
+from dashboard.roles import CASE_READERS, DEPARTMENTS, INTERNAL, WALL, Role
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("wall", "/", roles=WALL),
     Route("leaders", "/leaders"),
-    Route("case", "/case/", prefix=True, roles=DEPARTMENTS, scope="case"),
+    Route("case", "/case/", prefix=True, roles=CASE_READERS, scope="case"),
     Route("dept", "/dept/", prefix=True, roles=DEPARTMENTS, scope="department"),
 )
 """Every page of the Dash app; any other page path is a 404."""

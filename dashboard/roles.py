@@ -27,6 +27,10 @@ WALL: frozenset[Role] = INTERNAL | {Role.COMMAND_CENTER}
 DEPARTMENTS: frozenset[Role] = INTERNAL | {Role.DEPARTMENT}
 """Pages a department may open too (only within its scope: see :class:`dashboard.pages.Route`)."""
 
+CASE_READERS: frozenset[Role] = DEPARTMENTS | {Role.COMMAND_CENTER}
+"""Who may open a case file: the wall's alerts and markers link to them (a department only
+within its scope)."""
+
 EVERY_ROLE: frozenset[Role] = frozenset(Role)
 """Any signed-in user or valid token (Dash's own routes: what a request may do is checked further)."""
 

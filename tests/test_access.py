@@ -366,7 +366,9 @@ def test_department_pages_case_files_and_leaders_page_by_role(app: Any, redis_co
     wall = app.server.test_client()
     bearer = {"Authorization": f"Bearer {WALL_TOKEN}"}
     assert wall.get(f"/leaders?token={WALL_TOKEN}").status_code == 403
-    assert wall.get("/api/v1/cases/L2", headers=bearer).status_code == 403
+    # the wall's alerts link to case files: its token opens them (and nothing else internal)
+    assert wall.get("/api/v1/cases/L2", headers=bearer).status_code == 200
+    assert wall.get(f"/case/L2?token={WALL_TOKEN}").status_code == 200
     assert wall.get("/api/v1/patrol", headers=bearer).status_code == 403
     leader = app.server.test_client()
     _login(leader, "leader", "leader-pass")

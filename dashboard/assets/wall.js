@@ -345,4 +345,16 @@
     wall: { view: view, baseFeatures: baseFeatures, changeFeatures: changeFeatures,
             wardenFeatures: wardenFeatures, gate: gate, heartbeat: heartbeat, clock: clock, flyTo: flyTo }
   });
+  // A wall opened with ?token=… (no session, no log-in page) passes its token on to the case
+  // files it links to, so the new tab opens without a log-in too.
+  document.addEventListener("click", function (ev) {
+    var link = ev.target && ev.target.closest ? ev.target.closest("a.alert-link, a.cp-case-link") : null;
+    var token = new URLSearchParams(window.location.search).get("token");
+    if (!link || !token) { return; }
+    var url = new URL(link.getAttribute("href"), window.location.href);
+    if (url.origin === window.location.origin && !url.searchParams.get("token")) {
+      url.searchParams.set("token", token);
+      link.setAttribute("href", url.pathname + url.search);
+    }
+  }, true);
 })();
