@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
+import redis
 from dash.exceptions import DependencyException
 from flask import Response, jsonify, request
 from flask_compress import Compress
@@ -78,6 +79,19 @@ def install(app: dash.Dash) -> None:
 
     for code in (404, 405):
         server.register_error_handler(code, _http_error)
+
+    @server.errorhandler(redis.ConnectionError)
+    @server.errorhandler(redis.TimeoutError)
+    def _redis_away(exc: Exception) -> Any:
+        # a request that needs Redis (a rate limit, the citizen query, a health read) while it is
+        # unreachable: say so and when to retry, not a 500 with a traceback
+        message = f"Redis is unreachable ({type(exc).__name__}); retry shortly"
+        if wants_json(request.path):
+            response, status = json_error(503, message)
+        else:
+            response, status = Response(message + "\n", mimetype="text/plain"), 503
+        response.headers["Retry-After"] = "5"
+        return response, status
 
     @server.errorhandler(DependencyException)
     def _no_such_script(_exc: DependencyException) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask_login
 from flask import Blueprint, Response, redirect, request, session
@@ -72,6 +73,10 @@ def login_blueprint(config: Config, directory: Directory, limiter: Limiter) -> B
             return _html(login_page(lang(), next_path))
         if not config.auth:
             return redirect(next_path or "/")
+        if not same_origin_post():
+            # a form on another site must not sign a visitor in (to an account of its choosing)
+            log.info("log-in refused: posted from another origin")
+            return _html(login_page(lang(), next_path, _TEXT[lang()]["failed"]), 403)
         who = directory.authenticate(request.form.get("username", ""), request.form.get("password", ""))
         if who is None:
             log.info("failed log-in from %s", client_address())
@@ -90,6 +95,17 @@ def login_blueprint(config: Config, directory: Directory, limiter: Limiter) -> B
         return _html(login_page(lang(), "", _TEXT[lang()]["out"]))
 
     return bp
+
+
+def same_origin_post() -> bool:
+    """True unless the browser says the form was posted from another origin (``Origin``, else
+    ``Referer``): the standard defence against log-in CSRF; a client that sends neither
+    (curl, tests) is let through, as browsers always send one on a cross-site POST."""
+    claimed = request.headers.get("Origin") or request.referrer
+    if not claimed or claimed == "null":
+        return claimed != "null"
+    parts = urlsplit(claimed)
+    return f"{parts.scheme}://{parts.netloc}" == request.host_url.rstrip("/")
 
 
 def too_many(limit: RequestLimit | None, lang: str) -> Response:

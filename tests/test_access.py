@@ -374,3 +374,30 @@ def test_department_pages_case_files_and_leaders_page_by_role(app: Any, redis_co
     _login(leader, "leader", "leader-pass")
     for path in ("/leaders", "/case/B2", "/dept/D02", "/api/v1/cases/B2"):
         assert leader.get(path).status_code == 200, path
+
+
+def test_a_login_form_posted_from_another_site_is_refused(app: Any) -> None:
+    client = app.server.test_client()
+    form = {"username": "leader", "password": "leader-pass", "next": ""}
+    evil = client.post("/login", data=form, headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403 and client.get("/leaders").status_code != 200
+    assert client.post("/login", data=form, headers={"Origin": "null"}).status_code == 403
+    ok = client.post("/login", data=form, headers={"Origin": "http://localhost"})
+    assert ok.status_code == 302 and client.get("/leaders").status_code == 200
+
+
+def test_rate_limited_routes_answer_503_not_500_while_redis_is_away(
+        redis_process: Any, tmp_path: Path, users_file: Path, reference: Path) -> None:
+    app = create_app(_settings(redis_process.url, tmp_path, users_file, reference))
+    try:
+        assert runtime_of(app).consumer.wait_caught_up(10)
+        client = app.server.test_client()
+        form = {"username": "leader", "password": "wrong", "next": ""}
+        assert client.post("/login", data=form).status_code == 401
+        redis_process.stop()
+        down = client.post("/login", data=form)
+        assert down.status_code == 503 and down.headers["Retry-After"] == "5"
+        query = client.post("/api/v1/public/query", json={"query_code": "Q1", "phone": "13800000000"})
+        assert query.status_code == 503 and "Redis is unreachable" in query.get_json()["error"]
+    finally:
+        runtime_of(app).stop()
