@@ -172,12 +172,17 @@ def public_case(runtime: Runtime, case: Case, lang: str) -> dict[str, Any]:
     """What a citizen sees of their case: status, category, street, milestones; never a description."""
     ref = runtime.reference
     text = STATUS_TEXT[lang]
-    timeline = [{"at": _iso(runtime, case.reported_at), "event": "reported", "text": text["reported"]}]
-    if case.state != CaseState.REPORTED:
-        event = "resolved_on_site" if case.resolved_on_site and case.state == CaseState.CLOSED else case.state.value
-        timeline.append({"at": _iso(runtime, case.state_ts), "event": event, "text": text[event]})
-    if case.rated_at is not None:
-        timeline.append({"at": _iso(runtime, case.rated_at), "event": "rated", "text": text["rated"]})
+    timeline = []
+    for ts, event_type, fields in case.timeline:
+        event = event_type.split(".", 1)[1]
+        if event not in text:
+            continue  # the warden's inspection that found it: staff detail, not the citizen's
+        step = {"at": _iso(runtime, ts), "event": event, "text": text[event]}
+        if event == "dispatched":  # which unit took it (a public body), never a person or a reason
+            unit = ref.units.get(str(dict(fields).get("unit_id") or ""))
+            if unit is not None:
+                step["text"] = f"{text[event]} · {unit.name(lang)}"
+        timeline.append(step)
     return {"status": case.state.value, "status_text": text[case.state.value],
             "category_name": _name(ref.categories, case.category, lang),
             "street_name": _name(ref.streets, case.street_id, lang),

@@ -256,10 +256,16 @@ def test_public_json_is_cacheable_and_built_from_the_kpi_engine(app: Any, redis_
 def test_citizen_query_answers_the_right_pair_and_one_generic_answer_otherwise(
         app: Any, redis_conn: redis.Redis) -> None:
     rt = runtime_of(app)
-    publish_many(redis_conn, [report("Q1", _now_iso(60), query_code="ABCD2345", reporter_phone="13912345678",
-                                     description="王大妈家门口的路灯坏了")])
+    publish_many(redis_conn, [
+        {"type": "inspection.completed", "ts": _now_iso(61), "checkpoint_id": "cpQ", "warden_id": "W-SECRET",
+         "result": "problem", "case_id": "Q1"},
+        report("Q1", _now_iso(60), query_code="ABCD2345", reporter_phone="13912345678",
+               description="王大妈家门口的路灯坏了"),
+        case_event("dispatched", "Q1", _now_iso(50), unit_id="D01", unit_type="department"),
+        case_event("returned", "Q1", _now_iso(40), reason="王大妈说还是不亮"),
+    ])
     deadline = time.time() + 10
-    while "Q1" not in rt.state.cases:
+    while "Q1" not in rt.state.cases or rt.state.cases["Q1"].returned_count < 1:
         assert time.time() < deadline
         time.sleep(0.05)
     client = app.server.test_client()
@@ -267,10 +273,11 @@ def test_citizen_query_answers_the_right_pair_and_one_generic_answer_otherwise(
                                                       "lang": "en"})
     assert found.status_code == 200
     body = found.get_json()
-    assert body["status"] == "reported" and body["category_name"] == "Street lamp"
-    assert body["timeline"][0]["event"] == "reported"
+    assert body["status"] == "returned" and body["category_name"] == "Street lamp"
+    # the case's whole path, without the warden who found it or the staff's reasons
+    assert [step["event"] for step in body["timeline"]] == ["reported", "dispatched", "returned"]
     text = json.dumps(body, ensure_ascii=False)
-    assert "王大妈" not in text and "13912345678" not in text and "Q1" not in text
+    assert "王大妈" not in text and "13912345678" not in text and "Q1" not in text and "W-SECRET" not in text
     wrong_phone = client.post("/api/v1/public/query", json={"query_code": "ABCD2345", "phone": "13900000000"})
     unknown = client.post("/api/v1/public/query", json={"query_code": "ZZZZ9999", "phone": "13912345678"})
     assert wrong_phone.status_code == unknown.status_code == 404
