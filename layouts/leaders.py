@@ -54,9 +54,11 @@ def page_header(title_key: str, lang: str, extra: Any = None) -> html.Header:
     ], className="report-header")
 
 
-def grid_table(component_id: str, lang: str, height: str | None = "360px") -> dag.AgGrid:
+def grid_table(component_id: str, lang: str, height: str | None = "360px",
+               fit: str = "responsiveSizeToFit") -> dag.AgGrid:
     """An AG Grid with sorting and filtering on every column (rows and columns come later);
-    ``height`` None grows with its rows (short tables)."""
+    ``height`` None grows with its rows (short tables); ``fit="autoSize"`` sizes the columns
+    to their contents (wide tables scroll rather than cut their headers)."""
     options: dict[str, Any] = {"animateRows": False, "suppressCellFocus": True, "suppressColumnVirtualisation": True,
                                "localeText": {"noRowsToShow": "无数据" if lang == "zh" else "No rows"}}
     style: dict[str, Any] = {"width": "100%"}
@@ -67,7 +69,7 @@ def grid_table(component_id: str, lang: str, height: str | None = "360px") -> da
     return dag.AgGrid(
         id=component_id, rowData=[], columnDefs=[],
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 80},
-        dashGridOptions=options, columnSize="autoSize", className="report-grid", style=style)
+        dashGridOptions=options, columnSize=fit, className="report-grid", style=style)
 
 
 def export_links(table: str, lang: str, csv_id: str | None = None) -> html.Div:
@@ -134,7 +136,7 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
         ], className="report-row"),
         html.Div([
             _section(html.Span(id=ids.RANKING_TITLE),
-                     html.Div([grid_table(ids.STREET_RANKING, lang, None),
+                     html.Div([grid_table(ids.STREET_RANKING, lang, None, "autoSize"),
                                html.P(t("grading.note", lang), className="grading-note")]),
                      "ranking", lang, csv_id=ids.EXPORT_CSV),
             _section(t("section.map", lang), the_map),
@@ -142,8 +144,9 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
         html.Div([
             _section(t("section.categories", lang), html.Div([
                 dcc.Graph(id=ids.CATEGORY_TOP, config={"displayModeBar": False}, style={"height": "260px"}),
-                grid_table(ids.CATEGORY_TABLE, lang, "420px")]), "categories", lang),
-            _section(t("section.departments", lang), grid_table(ids.DEPT_TABLE, lang, "480px"), "departments", lang),
+                grid_table(ids.CATEGORY_TABLE, lang, "420px", "autoSize")]), "categories", lang),
+            _section(t("section.departments", lang), grid_table(ids.DEPT_TABLE, lang, "480px", "autoSize"),
+                     "departments", lang),
         ], className="report-row two"),
         html.Div(patrol_section(settings, lang), id="patrol-slot", className="report-row"),
     ], className=f"report-page lang-{lang}", lang="en" if lang == "en" else "zh-CN")
