@@ -20,6 +20,6 @@ def register(app: dash.Dash, runtime: Runtime, wall_model: WallModel,
     router.register(app, render)
     leaders.register(app, runtime)
     patrol.register(app, runtime)
-    wall.register(app, wall_model)
+    wall.register(app, wall_model, push=runtime.config.push == "sse")
     casefile.register(app, runtime)
     dept.register(app, runtime)

@@ -108,11 +108,9 @@ def tick(model: WallModel, view: dict[str, Any] | None, have: dict[str, Any] | N
             tiles, table, round_label, alerts, geo)
 
 
-def register(app: dash.Dash, model: WallModel) -> None:
-    """Register the wall's server tick (reading ``model``) and its client-side callbacks on ``app``."""
-    tick_seconds = metrics_of(app).tick_seconds
-
-    @app.callback(
+def live_outputs() -> list[Output]:
+    """The outputs of one live update, in the order of :func:`tick`'s answer."""
+    return [
         Output(ids.HEARTBEAT, "data"),
         Output(ids.HAVE, "data"),
         Output(ids.BASE_ROWS, "data"),
@@ -124,6 +122,15 @@ def register(app: dash.Dash, model: WallModel) -> None:
         Output(ids.ROUND_LABEL, "children"),
         Output(ids.ALERTS, "children"),
         Output(ids.ALERT_GEO, "data"),
+    ]
+
+
+def register_poll(app: dash.Dash, model: WallModel) -> None:
+    """The poll mode's server tick (reading ``model``) and the gate that paces it."""
+    tick_seconds = metrics_of(app).tick_seconds
+
+    @app.callback(
+        *live_outputs(),
         Input(ids.TICK_REQUEST, "data"),
         Input(ids.VIEW, "data"),
         State(ids.HAVE, "data"),
@@ -135,6 +142,32 @@ def register(app: dash.Dash, model: WallModel) -> None:
             return tick(model, view, have)
 
     app.clientside_callback(
+        ClientsideFunction("wall", "gate"),
+        Output(ids.TICK_REQUEST, "data"),
+        Input(ids.TICK, "n_intervals"),
+    )
+
+
+def register(app: dash.Dash, model: WallModel, push: bool = False) -> None:
+    """Register the wall's live data (a server tick, or with ``push`` the SSE stream's unpacking)
+    and its client-side callbacks on ``app``."""
+    if push:
+        # GRID_PUSH=sse: the server pushes (dashboard.wall_push); the browser only unpacks events
+        app.clientside_callback(
+            ClientsideFunction("wall", "push"),
+            *live_outputs(),
+            Input(ids.WALL_PUSH, "message"),
+            prevent_initial_call=True,
+        )
+        app.clientside_callback(
+            ClientsideFunction("wall", "pushUrl"),
+            Output(ids.WALL_PUSH, "url"),
+            Input(ids.VIEW, "data"),
+            State(ids.WALL_PUSH, "url"),
+        )
+    else:
+        register_poll(app, model)
+    app.clientside_callback(
         ClientsideFunction("wall", "view"),
         Output(ids.VIEW, "data"),
         Output(ids.WALL, "className"),
@@ -144,11 +177,6 @@ def register(app: dash.Dash, model: WallModel) -> None:
         Output(ids.MAP, "viewport"),
         Input(ids.URL, "search"),
         State(ids.WALL_CONFIG, "data"),
-    )
-    app.clientside_callback(
-        ClientsideFunction("wall", "gate"),
-        Output(ids.TICK_REQUEST, "data"),
-        Input(ids.TICK, "n_intervals"),
     )
     app.clientside_callback(
         ClientsideFunction("wall", "heartbeat"),

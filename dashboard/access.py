@@ -54,6 +54,7 @@ PUBLIC_PREFIXES = ("/embed/", "/api/v1/public/", "/assets/", "/_dash-component-s
 API_RULES: Mapping[str, frozenset[Role]] = {
     "/api/v1/kpis": WALL | {Role.DEPARTMENT},
     "/api/v1/alerts": WALL | {Role.DEPARTMENT},
+    "/api/v1/stream/wall": WALL,  # the wall's push (GRID_PUSH=sse): what its tick would send
     "/api/v1/checkpoints": WALL | {Role.DEPARTMENT},
     "/metrics": WALL,
 }

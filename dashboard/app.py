@@ -15,7 +15,7 @@ from flask import Response, has_request_context, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard import access, http, metrics, security
+from dashboard import access, http, metrics, security, wall_push
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
 from dashboard.export import bp as export_blueprint
@@ -55,7 +55,8 @@ def wall_settings(config: Config, reference: Reference) -> WallSettings:
         lang=config.lang, tick_ms=config.tick_ms, stale_after_s=config.stale_after_s, tz=str(config.tz),
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         district_view=reference.district_view,
-        boundaries={level: reference.boundaries_geojson(level) for level in ("district", "street", "community")})
+        boundaries={level: reference.boundaries_geojson(level) for level in ("district", "street", "community")},
+        push_url=wall_push.STREAM_PATH if config.push == "sse" else "")
 
 
 def report_settings(config: Config, reference: Reference) -> ReportSettings:
@@ -70,7 +71,7 @@ def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
     """Each route's layout function (pure: pages fill themselves through their callbacks)."""
     wall = wall_settings(config, reference)
     report = report_settings(config, reference)
-    return {"wall": lambda _id, _query: wall_layout(wall),
+    return {"wall": lambda _id, query: wall_layout(wall, query.get("lang")),
             "leaders": lambda _id, query: leaders_layout(report, query),
             "case": lambda case_id, query: case_layout(report, case_id, query),
             "dept": lambda dept_id, query: dept_layout(report, dept_id, query)}
@@ -159,6 +160,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
         page_ids={name: access.component_ids(fn("", {})) for name, fn in pages.items()}))
     server.register_error_handler(429, _too_many(cfg))
     metrics.install(app, runtime)
+    wall_push.install(server, wall)
 
     from callbacks import register as register_callbacks
 

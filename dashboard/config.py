@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "START_CONSUMER": True,
     "EMBEDDED_PORT": 0,
     "CLOCK": "wall",
+    "PUSH": "poll",
     "MAX_FUTURE_S": 300,
     "MAX_AGE_DAYS": 731,
     "CASE_RETENTION_DAYS": 30,
@@ -114,6 +115,8 @@ class Config:
     """District days of warden tracks kept in memory (today and the days before it)."""
     track_interval_s: float = 60.0
     """A warden's track keeps at most one position per this many seconds."""
+    push: str = "poll"
+    """How the wall gets live data: ``poll`` (a server tick per interval) or ``sse`` (pushed)."""
 
 
 def _number(raw: Mapping[str, Any], name: str, kind: type, lo: float, hi: float | None = None) -> Any:
@@ -255,6 +258,10 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     tile_url = str(raw["TILE_URL"] or "")
     if tile_url and not all(k in tile_url for k in ("{z}", "{x}", "{y}")):
         raise ConfigError(f"{ENV_PREFIX}TILE_URL={tile_url!r} needs {{z}}, {{x}} and {{y}} placeholders")
+    push = str(raw["PUSH"]).strip().lower()
+    if push not in ("poll", "sse"):
+        raise ConfigError(f"{ENV_PREFIX}PUSH={raw['PUSH']!r} must be 'poll' (the wall asks every tick) "
+                          "or 'sse' (the server pushes each change)")
     clock = str(raw["CLOCK"]).strip().lower()
     if clock not in ("wall", "stream"):
         raise ConfigError(f"{ENV_PREFIX}CLOCK={raw['CLOCK']!r} must be 'wall' (production) or 'stream' "
@@ -288,6 +295,7 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         start_consumer=_bool(raw, "START_CONSUMER"),
         embedded_port=_number(raw, "EMBEDDED_PORT", int, 0, 65535),
         clock=clock,
+        push=push,
         # a simulation clock runs ahead of the wall: the future-skew rule would reject it all
         max_future_s=0.0 if clock == "stream" else _number(raw, "MAX_FUTURE_S", float, 1),
         max_age_days=_number(raw, "MAX_AGE_DAYS", float, 1),

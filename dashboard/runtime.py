@@ -14,6 +14,7 @@ from dashboard.clock import Clock, StreamClock, WallClock
 from dashboard.config import Config
 from dashboard.reference import Reference
 from dashboard.state import State
+from data_feed.changes import ChangeSignal
 from data_feed.consumer import Consumer
 from data_feed.keys import PHONE_SALT_KEY
 
@@ -31,6 +32,7 @@ class Runtime:
     state: State
     consumer: Consumer
     clock: Clock = field(default_factory=WallClock)
+    changes: ChangeSignal = field(default_factory=ChangeSignal)
 
     def now(self) -> float:
         """The app's "now": the wall clock, or simulated time with GRID_CLOCK=stream."""
@@ -38,16 +40,19 @@ class Runtime:
 
     def start(self) -> None:
         """Start tailing the streams in the background."""
+        self.changes.reopen()
         self.consumer.start()
 
     def stop(self) -> None:
-        """Stop the consumer thread."""
+        """Stop the consumer thread and end every push stream (they wait on ``changes``)."""
+        self.changes.close()
         self.consumer.stop()
 
 
 def build_runtime(config: Config, connection: redis.Redis, reference: Reference) -> Runtime:
     """Wire a state and a consumer on ``connection`` (nothing starts yet)."""
     state = State(config, reference, phone_salt(connection))
+    changes = ChangeSignal()
     consumer = Consumer(
         connection, state,
         positions_stream=config.positions_stream,
@@ -56,10 +61,11 @@ def build_runtime(config: Config, connection: redis.Redis, reference: Reference)
         count=config.read_count,
         block_ms=config.block_ms,
         position_lookback_s=config.position_lookback_s,
+        changes=changes,
     )
     clock: Clock = StreamClock(state) if config.clock == "stream" else WallClock()
     return Runtime(config=config, redis=connection, reference=reference, state=state,
-                   consumer=consumer, clock=clock)
+                   consumer=consumer, clock=clock, changes=changes)
 
 
 def phone_salt(connection: redis.Redis) -> bytes:

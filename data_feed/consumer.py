@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import redis
 
 from data_feed import keys
+from data_feed.changes import ChangeSignal
 from data_feed.connection import redact_url
 from data_feed.deadletter import DeadLetter, reason_class
 
@@ -100,7 +101,8 @@ class Consumer:
                  block_ms: int = keys.DEFAULT_BLOCK_MS,
                  position_lookback_s: float = keys.DEFAULT_POSITION_LOOKBACK_S,
                  backoff_initial_s: float = keys.DEFAULT_BACKOFF_INITIAL_S,
-                 backoff_max_s: float = keys.DEFAULT_BACKOFF_MAX_S) -> None:
+                 backoff_max_s: float = keys.DEFAULT_BACKOFF_MAX_S,
+                 changes: ChangeSignal | None = None) -> None:
         self.connection = connection
         self.sink = sink
         self.positions_stream = positions_stream
@@ -118,6 +120,8 @@ class Consumer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.caught_up_event = threading.Event()
+        self.changes = changes
+        """Notified after each batch that read entries (the wall's push waits on it)."""
 
     @property
     def address(self) -> str:
@@ -197,6 +201,8 @@ class Consumer:
         self.status.last_ok_at = now
         if n:
             self.status.last_applied_at = now
+            if self.changes is not None:
+                self.changes.notify()  # push streams send the change now, not at their next tick
         self.status.last_ids = dict(self._ids)
         self.status.connected = True
         if not full and not self.status.caught_up:

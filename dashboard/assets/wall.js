@@ -341,9 +341,31 @@
     return { center: pos, zoom: 17, transition: "flyTo" };
   }
 
+  // GRID_PUSH=sse: the server pushes each change (an EventSource, reconnecting by itself and
+  // resuming from its Last-Event-ID); one event holds the outputs a poll tick would answer.
+  var PUSH_KEYS = ["hb", "have", "base", "cluster", "overlay", "wardens", "tiles", "table", "round",
+                   "alerts", "geo"];
+  function push(message) {
+    var nothing = PUSH_KEYS.map(function () { return dash_clientside.no_update; });
+    if (!message) { return nothing; }
+    var data;
+    try { data = JSON.parse(message); } catch (e) { return nothing; }
+    loop.pushedAt = Date.now();
+    return PUSH_KEYS.map(function (k) { return k in data ? data[k] : dash_clientside.no_update; });
+  }
+
+  // The push's address for this page's language (the layout's is the default language's).
+  function pushUrl(v, url) {
+    if (!v || !v.lang || !url) { return dash_clientside.no_update; }
+    var base = url.split("?")[0];
+    var wanted = base + "?lang=" + encodeURIComponent(v.lang);
+    return wanted === url ? dash_clientside.no_update : wanted;
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     wall: { view: view, baseFeatures: baseFeatures, changeFeatures: changeFeatures,
-            wardenFeatures: wardenFeatures, gate: gate, heartbeat: heartbeat, clock: clock, flyTo: flyTo }
+            wardenFeatures: wardenFeatures, gate: gate, heartbeat: heartbeat, clock: clock, flyTo: flyTo,
+            push: push, pushUrl: pushUrl }
   });
   // A wall opened with ?token=… (no session, no log-in page) passes its token on to the case
   // files it links to, so the new tab opens without a log-in too.
