@@ -63,7 +63,12 @@ poll();
 
 TICKS_JS = """
 window.gridTicks = function (since) {
-  // [start, response end, bytes] of the wall's tick requests (epoch ms) that started after ``since``
+  // [start, response end, bytes] of the wall's tick requests (epoch ms) that started after ``since``;
+  // with GRID_PUSH=sse, the pushed events that carried checkpoints ([arrival, arrival, length])
+  if (window.gridWall.pushes) {
+    return window.gridWall.pushes.filter(function (p) { return p[1] && p[0] >= since; })
+      .map(function (p) { return [p[0], p[0], p[2]]; });
+  }
   return performance.getEntriesByType('resource')
     .filter(function (e) { return e.name.indexOf('_dash-update-component') >= 0; })
     .map(function (e) { return [performance.timeOrigin + e.startTime, performance.timeOrigin + e.responseEnd,
@@ -107,6 +112,7 @@ class Phase:
     tick_sizes: list[int] = field(default_factory=list)
     seconds: float = 0.0
     applied_entries: int = 0
+    push: bool = False
 
 
 def iso_now() -> str:
@@ -145,6 +151,8 @@ def measure(driver: Any, conn: Any, runtime: Any, phase: Phase, n: int, rng: ran
     sample = Sample(cp_id, None, offset=offset)
     done = threading.Event()
     sent = driver.execute_script("return window.gridWall.sentAt;") / 1000  # the page's last tick request
+    if not sent:  # pushed (GRID_PUSH=sse): no tick to be in phase with, the same spread of waits
+        sent = time.time()
     at = sent + offset
     while at < time.time() + 0.02:
         at += tick
@@ -183,7 +191,7 @@ def run_phase(name: str, driver: Any, conn: Any, runtime: Any, samples: int, rng
     # without the luck of a small random sample, and the same spread in both phases
     offsets = [(k + 0.5) / samples * tick for k in range(samples)]
     rng.shuffle(offsets)
-    phase = Phase(name)
+    phase = Phase(name, push=runtime.config.push == "sse")
     entries0, t0 = runtime.consumer.status.entries, time.time()
     for n, offset in enumerate(offsets):
         phase.samples.append(measure(driver, conn, runtime, phase, n, rng, used, timeout, offset, tick))
@@ -213,6 +221,8 @@ def report(phase: Phase, label: str, verbose: bool) -> tuple[float, float, float
     gaps = [b - a for a, b in zip(phase.tick_starts, phase.tick_starts[1:], strict=False)]
     sizes = sorted(phase.tick_sizes)
     print(f"\n== {label}")
+    if phase.push:
+        print("pushed: 'wait for the tick' is XADD -> event received, 'tick request' is 0")
     print(f"consumer applied {phase.applied_entries / phase.seconds:,.1f} entries/s over {phase.seconds:.0f} s; "
           f"{len(sizes)} ticks, every {statistics.median(gaps) if gaps else float('nan'):.2f} s (median; max "
           f"{max(gaps) if gaps else float('nan'):.2f} s), response median "
@@ -258,6 +268,8 @@ def main() -> int:
     parser.add_argument("--rng", type=int, default=7, help="seed of the checkpoint choice and the phase order")
     parser.add_argument("--verbose", "-v", action="store_true", help="print every sample")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
+    parser.add_argument("--push", choices=("poll", "sse"), default="poll",
+                        help="GRID_PUSH: the page polls (a tick per GRID_TICK_MS) or the server pushes")
     args = parser.parse_args()
     os.environ.setdefault("TMPDIR", "/tmp")
     import redis
@@ -275,7 +287,7 @@ def main() -> int:
     stats = backfill(conn, "district", args.seed, None, args.days, work / "ref")
     t0 = time.time()
     app = create_app({"AUTH": "off", "REDIS_URL": f"unix://{conn.socket_file}", "REFERENCE_DIR": str(work / "ref"),
-                      "DATA_DIR": str(work / "var")})
+                      "DATA_DIR": str(work / "var"), "PUSH": args.push})
     runtime = app.server.extensions["grid"]
     wait_caught_up(runtime, timeout=300)
     print(f"district seed={args.seed}: {args.days:g}-day backfill, {stats.written:,} entries in {stats.seconds:.1f} s; "

@@ -156,14 +156,8 @@ def register(app: dash.Dash, model: WallModel, push: bool = False) -> None:
         app.clientside_callback(
             ClientsideFunction("wall", "push"),
             *live_outputs(),
-            Input(ids.WALL_PUSH, "message"),
+            Input(ids.WALL_PUSH, "data"),
             prevent_initial_call=True,
-        )
-        app.clientside_callback(
-            ClientsideFunction("wall", "pushUrl"),
-            Output(ids.WALL_PUSH, "url"),
-            Input(ids.VIEW, "data"),
-            State(ids.WALL_PUSH, "url"),
         )
     else:
         register_poll(app, model)

@@ -71,7 +71,7 @@ def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
     """Each route's layout function (pure: pages fill themselves through their callbacks)."""
     wall = wall_settings(config, reference)
     report = report_settings(config, reference)
-    return {"wall": lambda _id, query: wall_layout(wall, query.get("lang")),
+    return {"wall": lambda _id, _query: wall_layout(wall),
             "leaders": lambda _id, query: leaders_layout(report, query),
             "case": lambda case_id, query: case_layout(report, case_id, query),
             "dept": lambda dept_id, query: dept_layout(report, dept_id, query)}

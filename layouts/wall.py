@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dash import dcc, html
-from dash_extensions import EventSource
 
 from dashboard.status import STATUS_ORDER
 from layouts import ids
-from layouts.i18n import STRINGS, WALL_STRINGS, normalize_lang, t
+from layouts.i18n import STRINGS, WALL_STRINGS, t
 from layouts.map import legend, wall_map
 
 
@@ -55,14 +54,9 @@ class WallSettings:
     """The server's push stream (GRID_PUSH=sse); empty: the page polls on ``tick_ms``."""
 
 
-def wall_layout(settings: WallSettings, query_lang: str | None = None) -> html.Div:
-    """Build the wall page (language and kiosk are applied in the browser).
-
-    ``query_lang`` (the page's ``?lang=``) only picks the language of the push stream's first
-    connection; the page's labels follow the browser's view as before.
-    """
+def wall_layout(settings: WallSettings) -> html.Div:
+    """Build the wall page (language and kiosk are applied in the browser)."""
     lang = settings.lang if settings.lang in STRINGS else "zh"
-    push_lang = normalize_lang(query_lang, lang)
     boundaries = settings.boundaries
     the_map = wall_map(settings.district_view, boundaries, settings.tile_url, cluster=False,
                        tile_attribution=settings.tile_attribution)
@@ -75,6 +69,7 @@ def wall_layout(settings: WallSettings, query_lang: str | None = None) -> html.D
         "strings": WALL_STRINGS,
         "bounds": bounds,
         "statuses": [s.value for s in STATUS_ORDER],  # the browser's copy of the ranks
+        "push_url": settings.push_url,  # wall.js opens it (GRID_PUSH=sse); empty: the page polls
     }
     header = html.Header([
         html.Div([_label("title", lang, html.H1), _label("subtitle", lang, html.Div, className="subtitle")],
@@ -119,8 +114,7 @@ def wall_layout(settings: WallSettings, query_lang: str | None = None) -> html.D
         # with a push the interval only ticks the browser's clock and badge (no server call)
         dcc.Interval(id=ids.TICK, interval=settings.tick_ms if not settings.push_url else 1000,
                      n_intervals=0),
-        *([EventSource(id=ids.WALL_PUSH, url=f"{settings.push_url}?lang={push_lang}")]
-          if settings.push_url else []),
+        dcc.Store(id=ids.WALL_PUSH),  # the last pushed event (GRID_PUSH=sse; set by wall.js)
         dcc.Store(id=ids.TICK_REQUEST),
         dcc.Store(id=ids.VIEW),
         dcc.Store(id=ids.HAVE),

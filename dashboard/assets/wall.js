@@ -212,6 +212,7 @@
     var kioskRaw = (q.get("kiosk") || "").toLowerCase();
     var kiosk = kioskRaw === "1" || kioskRaw === "true" || kioskRaw === "yes";
     loop.statuses = cfg.statuses || [];
+    connectPush(cfg.push_url, l);
     var outputs = (dash_clientside.callback_context.outputs_list || [])[2] || [];
     var labels = outputs.map(function (o) { return str(cfg, l, o.id.key); });
     var other = l === "en" ? "zh" : "en";
@@ -343,6 +344,7 @@
 
   // GRID_PUSH=sse: the server pushes each change (an EventSource, reconnecting by itself and
   // resuming from its Last-Event-ID); one event holds the outputs a poll tick would answer.
+  var PUSH_STORE = "wall-push";  // layouts/ids.py WALL_PUSH
   var PUSH_KEYS = ["hb", "have", "base", "cluster", "overlay", "wardens", "tiles", "table", "round",
                    "alerts", "geo"];
   function push(message) {
@@ -351,21 +353,44 @@
     var data;
     try { data = JSON.parse(message); } catch (e) { return nothing; }
     loop.pushedAt = Date.now();
+    // arrival of the last pushed events (benchmarks split the latency with it): bounded
+    loop.pushes = loop.pushes || [];
+    loop.pushes.push([loop.pushedAt, "overlay" in data || "base" in data, message.length]);
+    if (loop.pushes.length > 200) { loop.pushes.shift(); }
     return PUSH_KEYS.map(function (k) { return k in data ? data[k] : dash_clientside.no_update; });
   }
 
-  // The push's address for this page's language (the layout's is the default language's).
-  function pushUrl(v, url) {
-    if (!v || !v.lang || !url) { return dash_clientside.no_update; }
-    var base = url.split("?")[0];
-    var wanted = base + "?lang=" + encodeURIComponent(v.lang);
-    return wanted === url ? dash_clientside.no_update : wanted;
+  // The page's own EventSource (not a Dash component: a re-render must never reconnect it).
+  // The browser reconnects it by itself and sends Last-Event-ID; if the server refuses it (the
+  // stream closed for good), it is reopened after RECONNECT_MS, resuming from the last id seen.
+  var RECONNECT_MS = 3000;
+  function connectPush(base, l) {
+    if (!base || !window.EventSource) { return; }
+    var url = base + "?lang=" + encodeURIComponent(l);
+    if (loop.source && loop.sourceUrl === url && loop.source.readyState !== 2) { return; }
+    if (loop.source) { loop.source.close(); }
+    var full = loop.lastEventId && loop.sourceUrl === url
+      ? url + "&last_id=" + encodeURIComponent(loop.lastEventId) : url;
+    var source = new EventSource(full);
+    loop.source = source;
+    loop.sourceUrl = url;
+    loop.connects = (loop.connects || 0) + 1;
+    source.onmessage = function (ev) {
+      if (ev.lastEventId) { loop.lastEventId = ev.lastEventId; }
+      dash_clientside.set_props(PUSH_STORE, { data: ev.data });
+    };
+    source.onerror = function () {
+      if (source.readyState === 2 && loop.source === source) {
+        setTimeout(function () { if (loop.source === source) { connectPush(base, l); } }, RECONNECT_MS);
+      }
+    };
   }
+  loop.connectPush = connectPush;
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     wall: { view: view, baseFeatures: baseFeatures, changeFeatures: changeFeatures,
             wardenFeatures: wardenFeatures, gate: gate, heartbeat: heartbeat, clock: clock, flyTo: flyTo,
-            push: push, pushUrl: pushUrl }
+            push: push }
   });
   // A wall opened with ?token=… (no session, no log-in page) passes its token on to the case
   // files it links to, so the new tab opens without a log-in too.
