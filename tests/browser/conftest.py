@@ -31,12 +31,18 @@ class Served:
     port: int
 
     def stop(self) -> None:
-        """Stop serving (the page loses its server)."""
+        """Stop serving (the page loses its server).
+
+        Open push streams (GRID_PUSH=sse) end too, as they would with the process: shutting the
+        listening socket down leaves running requests alone.
+        """
+        self.runtime.changes.close()
         self.server.shutdown()
         self.server.server_close()
 
     def restart(self) -> None:
         """Serve the same app again on the same port."""
+        self.runtime.changes.reopen()
         self.server = _serve(self.app, self.port)
 
 
