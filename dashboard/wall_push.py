@@ -132,7 +132,8 @@ class WallPush:
         """The SSE text of one viewer's stream, until the runtime stops or the viewer leaves."""
         changes = self.model.runtime.changes
         have = self.resume(last_id, lang)
-        self.clients += 1
+        with self._lock:
+            self.clients += 1
         try:
             yield f"retry: {RETRY_MS}\n\n"
             last_sent = 0.0
@@ -148,12 +149,13 @@ class WallPush:
                 if due:
                     head = f"id: {event_id}\n" if event_id else ""
                     yield f"{head}data: {body}\n\n"
-                    self.sent += 1
+                    self.sent += 1  # approximate under threads: a figure, not a count to rely on
                     last_sent, sent_id, have = now, event_id, held
                 wait = max(0.05, self.heartbeat_s - (time.monotonic() - last_sent))
                 changes.wait(seen, wait)
         finally:
-            self.clients -= 1
+            with self._lock:
+                self.clients -= 1
 
 
 def install(server: flask.Flask, model: WallModel) -> WallPush:
