@@ -408,3 +408,17 @@ def test_rate_limited_routes_answer_503_not_500_while_redis_is_away(
         assert query.status_code == 503 and "Redis is unreachable" in query.get_json()["error"]
     finally:
         runtime_of(app).stop()
+
+
+def test_the_wall_push_stream_is_open_to_the_wall_only(app: Any) -> None:
+    """GRID_PUSH=sse: the kiosk's EventSource carries the page's URL (with its token) as referrer."""
+    client = app.server.test_client()
+    assert client.get("/api/v1/stream/wall").status_code == 401
+    referrer = {"Referer": f"http://localhost/?kiosk=1&token={WALL_TOKEN}"}
+    response = client.get("/api/v1/stream/wall?lang=en", headers=referrer, buffered=False)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    assert next(iter(response.response)).startswith(b"retry: ")
+    response.close()
+    dept = app.server.test_client()
+    _login(dept, "dept", "dept-pass")
+    assert dept.get("/api/v1/stream/wall").status_code == 403
