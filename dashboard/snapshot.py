@@ -149,7 +149,7 @@ class Snapshots:
         return sorted(self.folder.glob(f"*{SUFFIX}"), reverse=True)
 
     # ------------------------------------------------------------------ load
-    def read(self, path: Path) -> tuple[dict[str, Any], bytes]:
+    def read(self, path: Path) -> tuple[dict[str, Any], memoryview]:
         """The checked description and payload of one file; :class:`SnapshotRefused` if it is
         corrupt, foreign (signed with another key) or incompatible."""
         data = path.read_bytes()
@@ -168,7 +168,7 @@ class Snapshots:
             raise SnapshotRefused("written by another version of the code")
         if meta.get("settings") != self.settings:
             raise SnapshotRefused("written with other settings or reference data")
-        return meta, bytes(body[4 + size:])
+        return meta, body[4 + size:]  # a view: the file's bytes are not copied again
 
     def check_streams(self, connection: redis.Redis, ids: Mapping[str, str]) -> None:
         """Refuse ids the events stream can no longer continue from (trimmed past them, or a new stream)."""
