@@ -205,6 +205,8 @@ class Snapshots:
                     if enabled:
                         gc.enable()
                 del payload
+            except (redis.ConnectionError, redis.TimeoutError):
+                raise  # the consumer retries the start (with this snapshot) once Redis answers
             except SnapshotRefused as exc:
                 log.warning("snapshot %s refused: %s; trying an older one or reading the history in full",
                             path.name, exc)
