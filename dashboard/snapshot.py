@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import pickle
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,12 +115,52 @@ class Snapshots:
         applies batches, so the ids and the state agree); keep the newest :data:`KEEP`."""
         started = time.perf_counter()
         with state.lock:
-            parts = {name: getattr(state, name) for name in _PARTS}
-            payload = pickle.dumps(parts, protocol=5)
+            meta = self._meta(state, ids)
+            payload = pickle.dumps({name: getattr(state, name) for name in _PARTS}, protocol=5)
         locked = time.perf_counter() - started
-        meta = json.dumps({"format": FORMAT, "code": self.code, "settings": self.settings,
+        path, size = self._write(meta, payload)
+        del payload
+        saved = Saved(path, size, locked, time.perf_counter() - started - locked)
+        log.info("snapshot %s: %.1f MB, ingestion paused %.0f ms, written in %.0f ms", path.name,
+                 size / 1e6, saved.lock_s * 1000, saved.write_s * 1000)
+        return saved
+
+    def save_in_child(self, state: State, ids: Mapping[str, str]) -> tuple[int, float]:
+        """Fork (under the lock, so the child's copy-on-write view of the state is consistent) a
+        child that pickles and writes the snapshot, as Redis's BGSAVE does; return its pid and
+        how long the lock was held. The caller reaps the child (:meth:`reap`)."""
+        started = time.perf_counter()
+        with state.lock:
+            meta = self._meta(state, ids)
+            pid = os.fork()
+            if pid == 0:  # the child: no logging, no Redis, no locks; only pickle, write, exit
+                code = 1
+                try:
+                    gc.disable()  # no finalizer of a shared object (a socket, say) runs in the child
+                    self._write(meta, pickle.dumps({name: getattr(state, name) for name in _PARTS}, protocol=5))
+                    code = 0
+                finally:
+                    os._exit(code)
+        return pid, time.perf_counter() - started
+
+    @staticmethod
+    def reap(pid: int, started: float) -> bool:
+        """Wait for a snapshot child; log and return whether it wrote its file."""
+        _, status = os.waitpid(pid, 0)
+        ok = os.waitstatus_to_exitcode(status) == 0
+        if ok:
+            log.info("snapshot written by child %d in %.0f ms", pid, (time.perf_counter() - started) * 1000)
+        else:
+            log.warning("snapshot child %d failed (exit status %d): no new snapshot", pid, status)
+        return ok
+
+    def _meta(self, state: State, ids: Mapping[str, str]) -> bytes:
+        return json.dumps({"format": FORMAT, "code": self.code, "settings": self.settings,
                            "ids": dict(ids), "saved_at": time.time(),
                            "history_time": state.history_time}).encode()
+
+    def _write(self, meta: bytes, payload: bytes) -> tuple[Path, int]:
+        """Sign and write atomically (a temporary file, fsync, rename); drop all but the newest."""
         head = len(meta).to_bytes(4, "big")
         mac = hmac.new(self.key, head + meta, hashlib.sha256)
         mac.update(payload)
@@ -133,14 +174,9 @@ class Snapshots:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
-        size = len(payload) + len(meta)
-        del payload
         for old in self.files()[KEEP:]:
             old.unlink(missing_ok=True)
-        saved = Saved(path, size, locked, time.perf_counter() - started - locked)
-        log.info("snapshot %s: %.1f MB, ingestion paused %.0f ms, written in %.0f ms", path.name,
-                 size / 1e6, saved.lock_s * 1000, saved.write_s * 1000)
-        return saved
+        return path, len(payload) + len(meta)
 
     def files(self) -> list[Path]:
         """Snapshot files, newest first."""
@@ -246,19 +282,37 @@ class Periodic:
         self.state = state
         self.interval_s = interval_s
         self.last_at: float | None = None  # the first save comes one interval after catching up
-        self.last: Saved | None = None
+        self.last: Saved | None = None  # the last save made in this process's thread
+        self.fork = hasattr(os, "fork")  # periodic saves fork a child that pickles and writes
+        self.child: threading.Thread | None = None  # reaps the last child
+        self.last_fork_s: float | None = None  # how long the last fork held the lock
 
     def __call__(self, ids: Mapping[str, str]) -> None:
         now = time.monotonic()
         if self.last_at is None:
             self.last_at = now
             return
-        if now - self.last_at >= self.interval_s:
+        if now - self.last_at >= self.interval_s and not (self.child and self.child.is_alive()):
             self.last_at = now
+            if self.fork:
+                self.save_in_background(ids)
+            else:
+                self.save(ids)
+
+    def save_in_background(self, ids: Mapping[str, str]) -> None:
+        """Fork a child that writes the snapshot; a thread reaps it (the lock is held only for the fork)."""
+        try:
+            pid, self.last_fork_s = self.snapshots.save_in_child(self.state, ids)
+        except OSError as exc:  # no memory to fork, say: save here instead
+            log.warning("snapshot child not started (%s); saving in this thread", exc)
             self.save(ids)
+            return
+        self.child = threading.Thread(target=self.snapshots.reap, args=(pid, time.perf_counter()),
+                                      name="grid-snapshot-reaper", daemon=True)
+        self.child.start()
 
     def save(self, ids: Mapping[str, str]) -> Saved | None:
-        """Save now; a failure is logged (the process goes on without a fresh snapshot)."""
+        """Save now, in this thread; a failure is logged (the process goes on without a fresh snapshot)."""
         try:
             self.last = self.snapshots.save(self.state, ids)
         except OSError as exc:

@@ -255,9 +255,36 @@ def test_periodic_saving_waits_one_interval_after_catching_up(redis_conn: redis.
     periodic = rt.snapshots
     periodic(rt.consumer.status.last_ids)
     assert periodic.last is None  # the first call starts the clock
+    periodic.fork = False
     periodic.last_at = time.monotonic() - periodic.interval_s
     periodic(rt.consumer.status.last_ids)
     assert periodic.last is not None and periodic.last.path.exists()
+
+
+def test_a_periodic_save_forks_a_child_that_writes_it(redis_conn: redis.Redis, history: Path,
+                                                      tmp_path: Path) -> None:
+    rt = runtime(redis_conn, history, tmp_path)
+    assert rt.snapshots is not None
+    for _ in range(3):
+        rt.consumer.poll()
+    periodic = rt.snapshots
+    assert periodic.fork
+    periodic.last_at = time.monotonic() - periodic.interval_s
+    periodic(rt.consumer.status.last_ids)
+    assert periodic.child is not None
+    periodic.child.join(30)
+    assert not periodic.child.is_alive() and len(periodic.snapshots.files()) == 1
+    held = periodic.last_fork_s
+    assert held is not None
+    saved = periodic.snapshots.save(rt.state, rt.consumer.status.last_ids)
+    print(f"lock held {held * 1000:.1f} ms to fork, {saved.lock_s * 1000:.1f} ms to pickle in place")
+    periodic.snapshots.files()[0].unlink()  # keep the child's file only
+    resumed = runtime(redis_conn, history, tmp_path)
+    drain(resumed)
+    assert resumed.consumer.status.resumed_from == rt.consumer.status.last_ids
+    full = runtime(redis_conn, history, tmp_path / "nothing")
+    drain(full)
+    assert picture(resumed) == picture(full)
 
 
 @pytest.mark.parametrize("value", ["-1", "5", "x", str(8 * 86400)])
