@@ -296,3 +296,32 @@ def test_bad_snapshot_intervals_are_refused(value: str) -> None:
 def test_zero_turns_snapshots_off(redis_conn: redis.Redis, history: Path, tmp_path: Path) -> None:
     rt = runtime(redis_conn, history, tmp_path, SNAPSHOT_INTERVAL_S=0)
     assert rt.snapshots is None and rt.consumer.resume is None
+
+
+def test_the_consumer_thread_hands_its_ids_after_each_read_once_caught_up(
+        redis_conn: redis.Redis, history: Path, tmp_path: Path) -> None:
+    rt = runtime(redis_conn, history, tmp_path, BLOCK_MS=50)
+    seen: list[dict[str, str]] = []
+    rt.consumer.after_read = lambda ids: seen.append(dict(ids))
+    rt.start()
+    try:
+        assert rt.consumer.wait_caught_up(60)
+        deadline = time.time() + 10
+        while not seen and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        rt.consumer.stop()
+    assert seen and seen[-1] == rt.consumer.status.last_ids
+
+
+def test_positions_resume_from_the_look_back_when_the_snapshot_is_older(
+        redis_conn: redis.Redis, history: Path, tmp_path: Path) -> None:
+    rt = snapshot_midway(redis_conn, history, tmp_path, polls=1, POSITION_LOOKBACK_S=0)
+    positions = rt.config.positions_stream
+    time.sleep(0.05)
+    before = int(time.time() * 1000)  # later than the snapshot's positions id (its look-back start)
+    assert int(rt.consumer.status.last_ids[positions].split("-")[0]) < before
+    resumed = runtime(redis_conn, history, tmp_path, POSITION_LOOKBACK_S=0)
+    resumed.consumer.poll()
+    assert resumed.consumer.status.resumed_from == rt.consumer.status.last_ids
+    assert int(resumed.consumer.status.last_ids[positions].split("-")[0]) >= before  # not the snapshot's
