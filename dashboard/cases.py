@@ -8,9 +8,11 @@ fields can be put back whole when a handler fails halfway (see :mod:`dashboard.l
 
 from __future__ import annotations
 
+import operator
 import sys
 from datetime import date
 from enum import Enum
+from typing import Any
 
 _EMPTY: frozenset[str] = frozenset()
 
@@ -127,6 +129,14 @@ class Case:
         # every event of the case in time order, with its non-personal fields (see STEP_FIELDS)
         self.timeline: tuple[Step, ...] = ()
 
+    def __getstate__(self) -> tuple[Any, ...]:
+        """The fields as one tuple (a snapshot pickles a case about twice as fast as by slot names)."""
+        return _CASE_FIELDS(self)  # type: ignore[no-any-return]
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for put, value in zip(_CASE_SETTERS, state, strict=True):
+            put(self, value)
+
     @property
     def is_open(self) -> bool:
         """True while the case is neither closed nor voided."""
@@ -157,3 +167,7 @@ class Case:
         if self.used_fraction(now) >= near:
             return Colour.YELLOW
         return Colour.GREEN
+
+
+_CASE_FIELDS = operator.attrgetter(*Case.__slots__)
+_CASE_SETTERS = tuple(getattr(Case, name).__set__ for name in Case.__slots__)

@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "BOARD_DAYS": 7,
     "TRACK_DAYS": 3,
     "TRACK_INTERVAL_S": 60,
+    "SNAPSHOT_INTERVAL_S": 300,
 }
 """Every setting with its default; ``GRID_<NAME>`` in the environment overrides it."""
 
@@ -117,6 +118,8 @@ class Config:
     """A warden's track keeps at most one position per this many seconds."""
     push: str = "poll"
     """How the wall gets live data: ``poll`` (a server tick per interval) or ``sse`` (pushed)."""
+    snapshot_interval_s: float = 0.0
+    """Seconds between snapshots of the state to ``data_dir/snapshots`` once caught up (0: none)."""
 
 
 def _number(raw: Mapping[str, Any], name: str, kind: type, lo: float, hi: float | None = None) -> Any:
@@ -224,6 +227,14 @@ def _auth(raw: Mapping[str, Any]) -> tuple[bool, str, Path | None, str]:
     return True, secret, users_file, token
 
 
+def _snapshot_interval(raw: Mapping[str, Any]) -> float:
+    value = _number(raw, "SNAPSHOT_INTERVAL_S", float, 0, 7 * 86400)
+    if 0 < value < 10:
+        raise ConfigError(f"{ENV_PREFIX}SNAPSHOT_INTERVAL_S={raw['SNAPSHOT_INTERVAL_S']!r} must be 0 (no "
+                          "snapshots) or at least 10 seconds (a snapshot pauses ingestion while it is taken)")
+    return float(value)
+
+
 def load_config(overrides: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
     """Build the configuration from defaults, ``GRID_*`` variables and ``overrides``."""
@@ -312,4 +323,5 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         board_days=_number(raw, "BOARD_DAYS", int, 1, 30),
         track_days=_number(raw, "TRACK_DAYS", int, 1, 31),
         track_interval_s=_number(raw, "TRACK_INTERVAL_S", float, 1, 3600),
+        snapshot_interval_s=_snapshot_interval(raw),
     )

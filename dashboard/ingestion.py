@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
-from data_feed.contract import Event
+from data_feed.contract import PERSONAL_FIELDS, Event
 from data_feed.errors import MalformedEvent
 
 Entry = tuple[str, str, Mapping[str, str]]
@@ -41,6 +41,17 @@ class Pending:
         self.entry = entry
         self.event = event
         self.entry_ms = ms
+
+    def __getstate__(self) -> tuple[Entry, Event, int]:
+        """Pickled for a snapshot without personal fields (a snapshot file never holds them)."""
+        stream, entry_id, fields = self.entry
+        kept = {k: v for k, v in fields.items() if k not in PERSONAL_FIELDS}
+        event = Event(self.event.type, self.event.ts, self.event.event_id,
+                      {k: v for k, v in self.event.data.items() if k not in PERSONAL_FIELDS})
+        return (stream, entry_id, kept), event, self.entry_ms
+
+    def __setstate__(self, state: tuple[Entry, Event, int]) -> None:
+        self.entry, self.event, self.entry_ms = state
 
 
 class Ingestion:

@@ -70,7 +70,20 @@ class CaseBook:
         self.unknown_category_events = 0
         self._days: dict[date, date] = {}
         self._closing: list[tuple[float, str]] = []  # heap of (closed at, case_id)
-        self._handlers: dict[str, Callable[[Case, Event], None]] = {
+        self._handlers = self.handlers()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a snapshot without the reference data, the salt and the bound handlers
+        (the loader puts the live ones back: :func:`dashboard.snapshot.restore`)."""
+        kept = dict(self.__dict__)
+        for name in ("reference", "salt", "_handlers"):
+            kept.pop(name, None)
+        return kept
+
+    def handlers(self) -> dict[str, Callable[[Case, Event], None]]:
+        """The handler of each case event type, bound to this book (rebuilt after a snapshot load:
+        the handlers are not pickled)."""
+        return {
             EventType.CASE_RESOLVED_ON_SITE.value: self._on_resolved_on_site,
             EventType.CASE_ESCALATED.value: self._on_escalated,
             EventType.CASE_DISPATCHED.value: self._on_dispatched,

@@ -28,6 +28,11 @@ _UNCOUNTED = object()  # "not registered before": nothing to move away from
 RoundKey = tuple[date, str]
 
 
+def _street_counts() -> defaultdict[str | None, int]:
+    """Counts per street (a named factory, so a snapshot can pickle the registry)."""
+    return defaultdict(int)
+
+
 class Checkpoint:
     """One registered checkpoint and its latest inspection."""
 
@@ -65,12 +70,18 @@ class Registry:
         self.version = 0  # bumped when a checkpoint is registered or moves
         self.coverage: dict[date, bytearray] = {}
         self.registered_by_street: dict[str | None, int] = defaultdict(int)
-        self.covered_by_street: dict[RoundKey, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
+        self.covered_by_street: dict[RoundKey, dict[str | None, int]] = defaultdict(_street_counts)
         self.with_open_cases: set[str] = set()  # checkpoints whose status moves with time
         self.unregistered_inspections = 0
         self.touch_seq = 0
         self.touched: deque[tuple[int, str]] = deque(maxlen=TOUCH_LOG)
         self._round: Round | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a snapshot without the reference data (the loader puts it back)."""
+        kept = dict(self.__dict__)
+        kept.pop("reference", None)
+        return kept
 
     # ------------------------------------------------------------------ writes
     def checkpoint(self, checkpoint_id: str) -> Checkpoint:

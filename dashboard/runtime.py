@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from functools import partial
 
 import redis
 
 from dashboard.clock import Clock, StreamClock, WallClock
 from dashboard.config import Config
 from dashboard.reference import Reference
+from dashboard.snapshot import Periodic, Snapshots
 from dashboard.state import State
 from data_feed.changes import ChangeSignal
 from data_feed.consumer import Consumer
@@ -33,6 +35,7 @@ class Runtime:
     consumer: Consumer
     clock: Clock = field(default_factory=WallClock)
     changes: ChangeSignal = field(default_factory=ChangeSignal)
+    snapshots: Periodic | None = None
 
     def now(self) -> float:
         """The app's "now": the wall clock, or simulated time with GRID_CLOCK=stream."""
@@ -44,15 +47,23 @@ class Runtime:
         self.consumer.start()
 
     def stop(self) -> None:
-        """Stop the consumer thread and end every push stream (they wait on ``changes``)."""
+        """Stop the consumer thread and end every push stream (they wait on ``changes``); once
+        caught up, save a last snapshot (the next start reads only what comes after it)."""
         self.changes.close()
         self.consumer.stop()
+        if self.snapshots is not None and self.consumer.status.caught_up and not self.consumer.running:
+            self.snapshots.save(self.consumer.status.last_ids)
 
 
 def build_runtime(config: Config, connection: redis.Redis, reference: Reference) -> Runtime:
     """Wire a state and a consumer on ``connection`` (nothing starts yet)."""
-    state = State(config, reference, phone_salt(connection))
     changes = ChangeSignal()
+    salt = phone_salt(connection)
+    state = State(config, reference, salt)
+    periodic: Periodic | None = None
+    if config.snapshot_interval_s > 0:
+        store = Snapshots(config.data_dir / "snapshots", config, state, salt)
+        periodic = Periodic(store, state, config.snapshot_interval_s)
     consumer = Consumer(
         connection, state,
         positions_stream=config.positions_stream,
@@ -61,11 +72,13 @@ def build_runtime(config: Config, connection: redis.Redis, reference: Reference)
         count=config.read_count,
         block_ms=config.block_ms,
         position_lookback_s=config.position_lookback_s,
+        resume=partial(store.resume, state, connection) if periodic is not None else None,
+        after_read=periodic,
         changes=changes,
     )
     clock: Clock = StreamClock(state) if config.clock == "stream" else WallClock()
     return Runtime(config=config, redis=connection, reference=reference, state=state,
-                   consumer=consumer, clock=clock, changes=changes)
+                   consumer=consumer, clock=clock, snapshots=periodic, changes=changes)
 
 
 def phone_salt(connection: redis.Redis) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,6 +36,11 @@ def raw_client(connection: redis.Redis) -> redis.Redis:
     pool = connection.connection_pool
     kwargs = {**pool.connection_kwargs, "decode_responses": False}
     return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+def _id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _utf8(raw: bytes) -> bool:
@@ -77,6 +82,7 @@ class ConsumerStatus:
     undecodable: int = 0
     failing_since: float | None = None  # first failure of the batch that keeps failing
     consecutive_failures: int = 0
+    resumed_from: dict[str, str] | None = None  # the snapshot's ids when the start skipped the history
 
     @property
     def progress(self) -> float | None:
@@ -102,7 +108,14 @@ class Consumer:
                  position_lookback_s: float = keys.DEFAULT_POSITION_LOOKBACK_S,
                  backoff_initial_s: float = keys.DEFAULT_BACKOFF_INITIAL_S,
                  backoff_max_s: float = keys.DEFAULT_BACKOFF_MAX_S,
+                 resume: Callable[[], Mapping[str, str] | None] | None = None,
+                 after_read: Callable[[Mapping[str, str]], None] | None = None,
                  changes: ChangeSignal | None = None) -> None:
+        """``resume`` (called once, before the first read) may restore the sink from a snapshot
+        and return the stream ids it covers: reading starts after them instead of at the start
+        of the history. ``after_read`` is called with the applied ids after each read once caught
+        up (in this thread, so the sink and the ids agree: periodic snapshots). ``changes`` is
+        notified after each read that applied entries (the wall's push waits on it)."""
         self.connection = connection
         self.sink = sink
         self.positions_stream = positions_stream
@@ -114,6 +127,8 @@ class Consumer:
         self.position_lookback_s = position_lookback_s
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
+        self.resume = resume
+        self.after_read = after_read
         self.status = ConsumerStatus()
         self._ids: dict[str, str] = {}
         self._unwritten: list[Rejection] = []
@@ -139,6 +154,15 @@ class Consumer:
 
     def _initial_ids(self) -> dict[str, str]:
         since = max(0, self._redis_ms() - int(self.position_lookback_s * 1000))
+        resumed = self.resume() if self.resume is not None else None
+        if resumed is not None:
+            positions = resumed.get(self.positions_stream)
+            if positions is None or _id(positions) < (since, 0):
+                positions = f"{since}-0"
+            self.status.resumed_from = dict(resumed)
+            self.status.backlog_at_start = None
+            return {self.events_stream: resumed.get(self.events_stream, "0-0"),
+                    self.positions_stream: positions}
         self.status.backlog_at_start = int(self.connection.xlen(self.events_stream))
         return {self.events_stream: "0-0", self.positions_stream: f"{since}-0"}
 
@@ -231,6 +255,11 @@ class Consumer:
                 delay = self.backoff_initial_s
                 self.status.failing_since = None
                 self.status.consecutive_failures = 0
+                if self.after_read is not None and self.status.caught_up:
+                    try:
+                        self.after_read(dict(self._ids))
+                    except Exception:  # a failed snapshot must not stop the reading
+                        log.exception("after-read hook failed")
                 continue
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 self.status.connected = False
@@ -256,6 +285,11 @@ class Consumer:
             self._thread = threading.Thread(target=self.run, name="grid-consumer", daemon=True)
             self._thread.start()
         return self._thread
+
+    @property
+    def running(self) -> bool:
+        """True while the background thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the thread to stop and wait for it."""

@@ -21,8 +21,10 @@ from data_feed.publish import publish_many
 
 def make_runtime(connection: redis.Redis, reference: Reference | None = None,
                  **settings: Any) -> Runtime:
-    """A runtime (state + consumer) on ``connection``; the consumer thread is not started."""
-    config = load_config({"START_CONSUMER": False, "AUTH": "off", **settings}, environ={})
+    """A runtime (state + consumer) on ``connection``; the consumer thread is not started (and no
+    snapshots unless ``SNAPSHOT_INTERVAL_S`` and ``DATA_DIR`` are given)."""
+    config = load_config({"START_CONSUMER": False, "AUTH": "off", "SNAPSHOT_INTERVAL_S": 0, **settings},
+                         environ={})
     return build_runtime(config, connection, reference or load_reference(None))
 
 
