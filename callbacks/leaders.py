@@ -97,6 +97,8 @@ def register_sections(app: dash.Dash, runtime: Runtime) -> None:
         if data.get("error"):
             error = html.Div(t("error.scope", lang, error=data["error"]), className="report-error")
             return (error, [], [], {}, "", [], [], None, {}, [], [], [], [], "#", ["#"] * len(export_ids))
+        # parsed again from the query, not read from the store: a relative period (7d, 30d, …)
+        # follows the clock on each minute's refresh, across midnight too
         args = dict(parse_qsl(data["query"].lstrip("?")))
         scope = parse_scope(args, runtime.reference, runtime.now(), runtime.config.tz)
         now = runtime.now()

@@ -12,6 +12,7 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from dashboard import patrol
 from dashboard.runtime import Runtime
+from dashboard.scope import scope_of
 from layouts import ids
 from layouts.i18n import normalize_lang, t
 from layouts.patrol import patrol_columns
@@ -113,7 +114,7 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
             return (t("patrol.catching_up", lang),) + (no_update,) * 10
         level = level if level in patrol.LEVELS else "wardens"
         now = runtime.now()
-        report = patrol.patrol_report(runtime, patrol.scope_of(scope_data), now)
+        report = patrol.patrol_report(runtime, scope_of(scope_data), now)
         rows = patrol.report_rows(runtime, report, level, lang)
         if ctx.triggered_id == ids.PATROL_LEVEL:  # only the table changes
             return (no_update, no_update, rows, patrol_columns(level, lang)) + (no_update,) * 7

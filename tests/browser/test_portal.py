@@ -193,8 +193,10 @@ def test_wall_runs_under_its_csp_and_its_token_survives_a_restart(
     browser.get(f"{served.url}/?kiosk=1&token={WALL_TOKEN}")
 
     def accepted(d: Any) -> str:
-        found = d.find_elements(By.CSS_SELECTOR, "#kpi-district [data-kpi='accepted'] .tile-value")
-        return str(found[0].text) if found else ""
+        # read in one script: the tile is re-rendered by every update (a found element goes stale)
+        return str(d.execute_script(
+            "var e = document.querySelector(\"#kpi-district [data-kpi='accepted'] .tile-value\");"
+            " return e ? e.innerText : '';"))
 
     until(browser, accepted, 30, "the wall did not draw its KPIs")
     before = accepted(browser)
