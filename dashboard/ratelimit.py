@@ -22,12 +22,13 @@ def client_address() -> str:
 def build_limiter(server: Flask, connection: redis.Redis, url: str | None = None) -> Limiter:
     """A limiter on ``server`` counting in the Redis at ``url`` (GRID_REDIS_URL), else the one behind
     ``connection`` (the embedded server's socket)."""
-    kwargs = connection.connection_pool.connection_kwargs
     options: dict[str, str | int] = {}
-    # the limiter keeps a client of its own (bytes replies) to the same server and database
+    # the limiter keeps a client of its own (bytes replies) to the same server and database;
+    # limits reads redis+sentinel:// and redis+cluster:// URLs as GRID_REDIS_URL writes them
     if url:
         uri = "redis+unix://" + url[len("unix://"):] if url.startswith("unix://") else url
-    elif kwargs.get("path"):
+        kwargs = {}
+    elif (kwargs := connection.connection_pool.connection_kwargs).get("path"):
         uri = f"redis+unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
     else:
         uri = f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import redis
 
+from data_feed.connection import describe
 from data_feed.publish import publish_many
 from data_feed.simulator.backfill import POSITIONS_MAXLEN, Tail, render
 from data_feed.simulator.clock import day_of
@@ -124,9 +125,7 @@ def run_engine(connection: redis.Redis, engine: LiveEngine, speed: float, stop: 
                 unsent = []
             backoff = backoff_initial_s
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            kwargs = connection.connection_pool.connection_kwargs
-            address = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
-            log.warning("simulator: Redis at %s unavailable (%s: %s); retrying in %.1f s", address,
+            log.warning("simulator: Redis at %s unavailable (%s: %s); retrying in %.1f s", describe(connection),
                         type(exc).__name__, exc, backoff)
             stop.wait(backoff)
             backoff = min(backoff * 2, backoff_max_s)
