@@ -119,8 +119,8 @@ def _unreachable(url: str, exc: Exception) -> FeedUnavailable:
 def open_target(target: RedisTarget, *, decode_responses: bool = True) -> redis.Redis:
     """A client of ``target`` (not checked yet): a plain client, a Sentinel-managed one, or a cluster client."""
     if target.kind == "sentinel":
-        sentinel = Sentinel(list(target.nodes), socket_timeout=DEFAULT_SENTINEL_TIMEOUT_S,
-                            sentinel_kwargs={"socket_timeout": DEFAULT_SENTINEL_TIMEOUT_S})
+        # the timeout is the sentinels' only: the primary's connections wait as long as XREAD BLOCK does
+        sentinel = Sentinel(list(target.nodes), sentinel_kwargs={"socket_timeout": DEFAULT_SENTINEL_TIMEOUT_S})
         return sentinel.master_for(target.master, db=target.db, username=target.username,
                                    password=target.password, decode_responses=decode_responses,
                                    health_check_interval=30)
