@@ -4,6 +4,8 @@ installed). Every process is a child of the test and is killed by ``stop``."""
 
 from __future__ import annotations
 
+import random
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -28,11 +30,25 @@ def _wait(check: object, what: str, timeout: float = 15.0) -> None:
     raise AssertionError(f"{what} within {timeout:.0f} s")
 
 
+def cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too (so at most 55535)."""
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise AssertionError("no free port pair for a cluster node")
+
+
 class Node:
     """One redis-server (or sentinel) process with its config file in its own folder."""
 
-    def __init__(self, folder: Path, lines: list[str], sentinel: bool = False) -> None:
-        self.port = free_port()
+    def __init__(self, folder: Path, lines: list[str], sentinel: bool = False, port: int = 0) -> None:
+        self.port = port or free_port()
         self.folder = folder / str(self.port)
         self.folder.mkdir(parents=True)
         self.conf = self.folder / ("sentinel.conf" if sentinel else "redis.conf")
@@ -66,13 +82,22 @@ class SentinelSet:
     """A primary, one replica and three sentinels (quorum 2, down after 1 s)."""
 
     def __init__(self, folder: Path) -> None:
-        self.primary = Node(folder, ["appendonly yes"]).start()
-        self.replica = Node(folder, ["appendonly yes", f"replicaof 127.0.0.1 {self.primary.port}"]).start()
+        self.primary = Node(folder, ["appendonly yes"])
+        self.replica = Node(folder, ["appendonly yes", f"replicaof 127.0.0.1 {self.primary.port}"])
         self.sentinels = [Node(folder, [
             f"sentinel monitor {MASTER} 127.0.0.1 {self.primary.port} 2",
             f"sentinel down-after-milliseconds {MASTER} 1000",
             f"sentinel failover-timeout {MASTER} 5000",
-            f"sentinel parallel-syncs {MASTER} 1"], sentinel=True).start() for _ in range(3)]
+            f"sentinel parallel-syncs {MASTER} 1"], sentinel=True) for _ in range(3)]
+        try:
+            for node in (self.primary, self.replica, *self.sentinels):
+                node.start()
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
         _wait(lambda: self.replica.client().info("replication")["master_link_status"] == "up",
               "the replica did not sync")
         _wait(lambda: all(int(s.client().sentinel_master(MASTER)["num-other-sentinels"]) == 2
@@ -100,7 +125,17 @@ class Cluster:
 
     def __init__(self, folder: Path, size: int = 3) -> None:
         self.nodes = [Node(folder, ["cluster-enabled yes", f"cluster-config-file nodes-{i}.conf",
-                                    "cluster-node-timeout 5000", "appendonly no"]).start() for i in range(size)]
+                                    "cluster-node-timeout 5000", "appendonly no"], port=cluster_port())
+                      for i in range(size)]
+        try:
+            for node in self.nodes:
+                node.start()
+            self._join(size)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _join(self, size: int) -> None:
         first = self.nodes[0].client()
         for node in self.nodes[1:]:
             first.execute_command("CLUSTER MEET", "127.0.0.1", node.port)
@@ -108,9 +143,12 @@ class Cluster:
         for i, node in enumerate(self.nodes):
             end = 16384 if i == size - 1 else (i + 1) * per
             node.client().execute_command("CLUSTER ADDSLOTS", *range(i * per, end))
-        _wait(lambda: all(n.client().cluster_info()["cluster_state"] == "ok"
-                          and int(n.client().cluster_info()["cluster_known_nodes"]) == size for n in self.nodes),
-              "the cluster did not form")
+        _wait(lambda: all(self._formed(n, size) for n in self.nodes), "the cluster did not form")
+
+    @staticmethod
+    def _formed(node: Node, size: int) -> bool:
+        info = node.client().execute_command("CLUSTER INFO")  # parsed into a dict by redis-py
+        return info["cluster_state"] == "ok" and int(info["cluster_known_nodes"]) == size
 
     @property
     def url(self) -> str:
