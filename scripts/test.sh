@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Set up and run every test: Chromium (apt, when missing and root), .venv with the app's and the
-# test requirements, then pytest (unit, real redis-server, May calibration, headless browser).
-# Extra arguments go to pytest.
+# Set up and run every test: Chromium and nginx (apt, when missing and root), .venv with the app's
+# and the test requirements, then pytest (unit, real redis-server, May calibration, headless
+# browser, replicas behind nginx). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+nginx_found() { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! nginx_found; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-wqy-microhei
+    apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-wqy-microhei nginx
   else
-    echo "error: the browser tests need chromium and chromedriver:" >&2
-    echo "  sudo apt-get install chromium chromium-driver fonts-wqy-microhei" >&2
+    echo "error: the browser tests need chromium and chromedriver, the deployment test nginx:" >&2
+    echo "  sudo apt-get install chromium chromium-driver fonts-wqy-microhei nginx" >&2
     exit 1
   fi
 fi
