@@ -1,8 +1,9 @@
 """Stream consumer: plain XREAD BLOCK on the positions and events streams, from the last id.
 
 With ``shards`` (GRID_STREAM_SHARDS=street) it also reads one positions and one events stream
-per street; on a Redis Cluster, where one XREAD cannot cross slots, it reads each street's pair
-(one slot, by its hash tag) with an XREAD of its own and merges the entries in id order.
+per street, and applies the events of all of them in one id order, as one stream would give them
+(:mod:`data_feed.merge`); on a Redis Cluster, where one XREAD cannot cross slots, it reads each
+street's pair (one slot, by its hash tag) with an XREAD of its own.
 
 Every dashboard process reads every entry (no consumer groups): each one builds the same
 state from the same history. One background thread per process; a lost connection is
@@ -26,6 +27,7 @@ from data_feed import keys
 from data_feed.changes import ChangeSignal
 from data_feed.connection import bytes_client, describe, is_cluster
 from data_feed.deadletter import DeadLetter, reason_class
+from data_feed.merge import StreamMerge, entry_key
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,7 @@ DEFAULT_CLUSTER_IDLE_MS = 50
 (an XREAD BLOCK can wait on one slot only)."""
 
 
-def _id(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
+_id = entry_key
 
 
 def _entry_key(entry: Entry) -> tuple[int, int]:
@@ -145,7 +145,10 @@ class Consumer:
         self.resume = resume
         self.after_read = after_read
         self.status = ConsumerStatus()
-        self._ids: dict[str, str] = {}
+        self._ids: dict[str, str] = {}  # the last id read of each stream
+        # several events streams: applied in one id order; _merged_ids are the last applied of each
+        self._merge = StreamMerge(self.events_streams) if len(self.events_streams) > 1 else None
+        self._merged_ids: dict[str, str] = {}
         self._unwritten: list[Rejection] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -199,22 +202,24 @@ class Consumer:
         self.status.backlog_at_start = sum(int(self.connection.xlen(s)) for s in self.events_streams)
         return {**dict.fromkeys(self.events_streams, "0-0"), **dict.fromkeys(self.positions_streams, f"{since}-0")}
 
-    def _read(self, block_ms: int | None) -> tuple[Any, list[Rejection]]:
-        """XREAD every stream; an entry that is not valid UTF-8 becomes a rejection, not a stall."""
+    def _read(self, ids: Mapping[str, str], block_ms: int | None) -> tuple[Any, list[Rejection]]:
+        """XREAD the streams of ``ids``; an entry that is not valid UTF-8 becomes a rejection, not a stall."""
         if self.cluster:
-            return self._read_slots(block_ms)
+            return self._read_slots(ids, block_ms)
         try:
-            return self.connection.xread(self._ids, count=self.count, block=block_ms), []  # type: ignore[arg-type]
+            return self.connection.xread(ids, count=self.count, block=block_ms), []  # type: ignore[arg-type]
         except UnicodeDecodeError:
             pass  # one poison entry in the batch: read the same range as bytes, decode entry by entry
-        return self._read_bytes(self._ids)
+        return self._read_bytes(ids)
 
-    def _read_slots(self, block_ms: int | None) -> tuple[Any, list[Rejection]]:
+    def _read_slots(self, wanted: Mapping[str, str], block_ms: int | None) -> tuple[Any, list[Rejection]]:
         """One XREAD per cluster slot (none may cross slots); nothing anywhere waits a short while."""
         reply: list[Any] = []
         undecodable: list[Rejection] = []
         for group in self._slots:
-            ids = {stream: self._ids[stream] for stream in group}
+            ids = {stream: wanted[stream] for stream in group if stream in wanted}
+            if not ids:
+                continue
             try:
                 part = self.connection.xread(ids, count=self.count)  # type: ignore[arg-type]
             except UnicodeDecodeError:
@@ -247,19 +252,32 @@ class Consumer:
         self.status.undecodable += len(undecodable)
         return decoded, undecodable
 
+    def applied_ids(self) -> dict[str, str]:
+        """The last id applied of each stream (what a snapshot covers)."""
+        return {**self._ids, **self._merged_ids} if self._merge is not None else dict(self._ids)
+
     def poll(self, block_ms: int | None = None) -> int:
-        """One XREAD of both streams, applied; return the number of entries read."""
+        """One XREAD of every stream, applied; return the number of entries applied."""
         self._flush_deadletters()  # rejects left over from a lost connection go first
+        merge = self._merge
         if not self._ids:
             self._ids = self._initial_ids()
-        reply, undecodable = self._read(block_ms)
+            self._merged_ids = {s: self._ids[s] for s in self.events_streams} if merge is not None else {}
+        ids = self._ids if merge is None else {s: i for s, i in self._ids.items() if merge.wants(s)}
+        reply, undecodable = self._read(ids, block_ms if merge is None or not merge.more else None)
         positions: list[Entry] = []
         events: list[Entry] = []
         last: dict[str, str] = {}
         full = False
         sources = [0, 0]  # streams that gave positions, events: merged ones are put in id order
+        n = 0
         for stream, entries in reply or []:
             is_position = stream in self._position_set
+            if merge is not None and not is_position:
+                merge.add(stream, entries, self.count)
+                if entries:
+                    self._ids[stream] = entries[-1][0]  # read, held until the merge applies it
+                continue
             target = positions if is_position else events
             for entry_id, fields in entries:
                 if fields is not None:
@@ -267,8 +285,17 @@ class Consumer:
             if entries:
                 last[stream] = entries[-1][0]
                 sources[0 if is_position else 1] += 1
+                n += len(entries)
             if len(entries) >= self.count:
                 full = True
+        taken: dict[str, int] = {}
+        if merge is not None:
+            merge.read_empty(ids.keys() - {stream for stream, _ in reply or []})
+            ready, taken = merge.ready(self._ids)
+            events = [entry for entry in ready if entry[2] is not None]
+            merged_last = {stream: entry_id for stream, entry_id, _ in ready}
+            full = full or merge.more
+            n += len(ready)
         if sources[0] > 1:
             positions.sort(key=_entry_key)
         if sources[1] > 1:
@@ -277,19 +304,22 @@ class Consumer:
         rejected = undecodable + self.sink.apply_batch(positions, events, clock_ms)
         # The batch is applied: advance now so a failure below can never apply it twice.
         self._ids.update(last)
+        if merge is not None:
+            merge.commit(taken)
+            self._merged_ids.update(merged_last)
         self._unwritten.extend(rejected)
         self._flush_deadletters()
-        n = sum(len(entries) for _, entries in reply or [])
         now = time.time()
         self.status.reads += 1
         self.status.entries += n
-        self.status.events_read += sum(len(e) for s, e in reply or [] if s in self._events_set)
+        self.status.events_read += (sum(taken.values()) if merge is not None else
+                                    sum(len(e) for s, e in reply or [] if s in self._events_set))
         self.status.last_ok_at = now
         if n:
             self.status.last_applied_at = now
             if self.changes is not None:
                 self.changes.notify()  # push streams send the change now, not at their next tick
-        self.status.last_ids = dict(self._ids)
+        self.status.last_ids = self.applied_ids()
         self.status.connected = True
         if not full and not self.status.caught_up:
             self.status.caught_up = True
@@ -319,7 +349,7 @@ class Consumer:
                 self.status.consecutive_failures = 0
                 if self.after_read is not None and self.status.caught_up:
                     try:
-                        self.after_read(dict(self._ids))
+                        self.after_read(self.applied_ids())
                     except Exception:  # a failed snapshot must not stop the reading
                         log.exception("after-read hook failed")
                 continue
