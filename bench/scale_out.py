@@ -35,7 +35,7 @@ from data_feed import keys
 from data_feed.connection import connect_url
 from data_feed.routing import StreetRouter, publish_routed
 from data_feed.simulator import backfill
-from tests.helpers import drain, make_runtime
+from tests.helpers import drain, make_runtime, stream_history
 from tests.topology import Cluster, Node, SentinelSet
 
 GOAL_RATIO = 0.5
@@ -43,12 +43,6 @@ GOAL_RATIO = 0.5
 
 GOAL_FAILOVER_S = 5.0
 """Consumer applying again within 5 s of the primary's death, with down-after-milliseconds 1000."""
-
-
-def _history(single: redis.Redis) -> list[dict[str, str]]:
-    entries = [*single.xrange(keys.EVENTS_STREAM), *single.xrange(keys.POSITIONS_STREAM)]
-    entries.sort(key=lambda e: tuple(int(p) for p in e[0].split("-")))
-    return [fields for _, fields in entries]
 
 
 def _ingest_rate(connection: redis.Redis, ref: Path, **settings: Any) -> tuple[float, int]:
@@ -68,7 +62,7 @@ def cluster_ingest(work: Path, days: float, runs: int) -> dict[str, Any]:
         ref = work / "ref"
         t0 = time.perf_counter()
         backfill(single, "district", 1, None, days, ref)
-        history = _history(single)
+        history = stream_history(single)
         reference = load_reference(ref)
         sharded = connect_url(cluster.url)
         router = StreetRouter(locate=lambda lat, lon: reference.locate(lat, lon)[0])

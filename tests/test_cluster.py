@@ -21,6 +21,7 @@ from data_feed.publish import publish_many
 from data_feed.routing import StreetRouter, publish_routed
 from data_feed.simulator import backfill
 from tests.events import ts
+from tests.helpers import stream_history
 from tests.topology import Cluster
 
 POISON = {"type": "case.reported", "ts": "yesterday", "case_id": "BAD1"}
@@ -38,16 +39,6 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 POSITIONS_KEPT = 3000
 """Newest positions of the backfill kept (the rest would only make the test slow)."""
-
-
-def _history(connection: redis.Redis) -> list[dict[str, str]]:
-    """The simulator's events and newest positions in id order (the order it wrote them); the
-    streams are then emptied, for the same history to be written again as a producer would."""
-    entries = [*connection.xrange(keys.EVENTS_STREAM),
-               *connection.xrevrange(keys.POSITIONS_STREAM, count=POSITIONS_KEPT)]
-    entries.sort(key=lambda e: tuple(int(p) for p in e[0].split("-")))
-    connection.delete(keys.EVENTS_STREAM, keys.POSITIONS_STREAM)
-    return [fields for _, fields in entries]
 
 
 def _statuses(client: object) -> dict[str, str]:
@@ -71,7 +62,7 @@ def test_cluster_by_street_gives_the_single_node_figures(cluster: Cluster, redis
                                                          redis_url: str, tmp_path: Path) -> None:
     ref = tmp_path / "ref"
     backfill(redis_conn, "district", 3, None, 0.1, ref)
-    history = _history(redis_conn)
+    history = stream_history(redis_conn, POSITIONS_KEPT, empty=True)  # written again, as a producer would
     publish_many(redis_conn, history)
     redis_conn.xadd(keys.EVENTS_STREAM, POISON)  # type: ignore[arg-type]
 

@@ -15,7 +15,7 @@ from dashboard.runtime import Runtime
 from data_feed import keys
 from data_feed.routing import StreetRouter, publish_routed
 from data_feed.simulator import backfill
-from tests.helpers import drain
+from tests.helpers import drain, stream_history
 from tests.test_snapshot import picture, runtime, snapshot_midway
 
 
@@ -31,14 +31,6 @@ def _picture(rt: Runtime) -> dict[str, Any]:
     return out
 
 
-def _take_history(connection: redis.Redis) -> list[dict[str, str]]:
-    """Every entry of the default streams in id order; the streams are emptied."""
-    entries = [*connection.xrange(keys.EVENTS_STREAM), *connection.xrange(keys.POSITIONS_STREAM)]
-    entries.sort(key=lambda e: tuple(int(p) for p in e[0].split("-")))
-    connection.delete(keys.EVENTS_STREAM, keys.POSITIONS_STREAM)
-    return [fields for _, fields in entries]
-
-
 def test_street_streams_give_the_picture_of_the_default_ones(redis_conn: redis.Redis, tmp_path: Path) -> None:
     ref = tmp_path / "ref"
     backfill(redis_conn, "tiny", 5, None, 3, ref)
@@ -49,7 +41,7 @@ def test_street_streams_give_the_picture_of_the_default_ones(redis_conn: redis.R
 
     reference = load_reference(ref)
     router = StreetRouter(locate=lambda lat, lon: reference.locate(lat, lon)[0])
-    counts = publish_routed(redis_conn, router, _take_history(redis_conn))
+    counts = publish_routed(redis_conn, router, stream_history(redis_conn, empty=True))
     assert set(counts) == {keys.shard_stream(base, street) for street in reference.streets
                            for base in (keys.EVENTS_STREAM, keys.POSITIONS_STREAM)}
 
