@@ -222,12 +222,12 @@ class Snapshots:
             return
         first = _first_id(connection.xrange(stream, count=1))
         if first is None:
-            raise SnapshotRefused("the events stream is empty (a new or deleted stream)")
+            raise SnapshotRefused(f"{stream} is empty (a new or deleted stream)")
         if _id(mine) < _id(first):
-            raise SnapshotRefused(f"the events stream was trimmed past the snapshot ({first} > {mine})")
+            raise SnapshotRefused(f"{stream} was trimmed past the snapshot ({first} > {mine})")
         last = _first_id(connection.xrevrange(stream, count=1))
         if last is not None and _id(mine) > _id(last):
-            raise SnapshotRefused("the snapshot is newer than the events stream (another stream)")
+            raise SnapshotRefused(f"the snapshot is newer than {stream} (another stream)")
 
     def resume(self, state: State, connection: redis.Redis) -> dict[str, str] | None:
         """Load the newest valid snapshot into ``state`` and return the stream ids to read

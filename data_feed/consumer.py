@@ -189,9 +189,6 @@ class Consumer:
         since = max(0, self._redis_ms() - int(self.position_lookback_s * 1000))
         resumed = self.resume() if self.resume is not None else None
         if resumed is not None:
-            positions = resumed.get(self.positions_stream)
-            if positions is None or _id(positions) < (since, 0):
-                positions = f"{since}-0"
             self.status.resumed_from = dict(resumed)
             self.status.backlog_at_start = None
             ids = {stream: resumed.get(stream, "0-0") for stream in self.events_streams}

@@ -71,6 +71,8 @@ def test_cluster_by_street_gives_the_single_node_figures(cluster: Cluster, redis
     router = StreetRouter(locate=lambda lat, lon: reference.locate(lat, lon)[0])
     counts = publish_routed(conn, router, history)
     conn.xadd(keys.shard_stream(keys.EVENTS_STREAM, "ST01"), POISON)  # type: ignore[arg-type]
+    # not UTF-8: read again as bytes through a second cluster client, dead-lettered, not a stall
+    conn.xadd(keys.shard_stream(keys.EVENTS_STREAM, "ST02"), {"type": b"case.\xff"})  # type: ignore[dict-item]
     streets = {s for s in reference.streets if counts.get(keys.shard_stream(keys.EVENTS_STREAM, s))}
     assert len(streets) == len(reference.streets) == 8
     assert sum(counts.values()) == len(history)
@@ -94,9 +96,10 @@ def test_cluster_by_street_gives_the_single_node_figures(cluster: Cluster, redis
         assert many.state.quality.applied == one.state.quality.applied
         assert many.state.quality.duplicates == one.state.quality.duplicates
 
-        # the dead letter of the street stream: written once, into the slot of its index on the cluster
-        assert many.consumer.status.deadlettered == 1 and conn.xlen(keys.DEADLETTER_STREAM) == 1
-        assert conn.hlen(keys.slot_safe_index(keys.DEADLETTER_STREAM)) == 1
+        # the dead letters of the street streams: written once, with their index in the stream's slot
+        assert many.consumer.status.deadlettered == 2 and conn.xlen(keys.DEADLETTER_STREAM) == 2
+        assert conn.hlen(keys.slot_safe_index(keys.DEADLETTER_STREAM)) == 2
+        assert many.consumer.status.deadletters_by_reason == {"bad_time": 1, "not_utf8": 1}
 
         # live: an entry on one street's stream reaches the app while it waits on every slot
         before = many.state.quality.applied
