@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 import redis
 
 from data_feed.keys import DEFAULT_PUBLISH_BATCH, EVENTS_STREAM, POSITIONS_STREAM, shard_stream
-from data_feed.publish import POSITION_TYPE
+from data_feed.publish import POSITION_TYPE, publish_many
 
 Locate = Callable[[float, float], str | None]
 """(lat, lon) → street id from the district's boundaries (None outside them)."""
@@ -62,16 +62,11 @@ def publish_routed(connection: redis.Redis, router: StreetRouter, events: Iterab
                    batch: int = DEFAULT_PUBLISH_BATCH) -> dict[str, int]:
     """XADD events to their street's streams in pipelines (works on a Redis Cluster); return counts per stream."""
     counts: dict[str, int] = {}
-    pipe = connection.pipeline(transaction=False)
-    pending = 0
-    for event in events:
+
+    def route(event: Mapping[str, str]) -> str:
         stream = router.stream_for(event)
-        pipe.xadd(stream, dict(event))  # type: ignore[arg-type]
         counts[stream] = counts.get(stream, 0) + 1
-        pending += 1
-        if pending >= batch:
-            pipe.execute()
-            pending = 0
-    if pending:
-        pipe.execute()
+        return stream
+
+    publish_many(connection, events, batch=batch, route=route)
     return counts

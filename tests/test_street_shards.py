@@ -91,3 +91,35 @@ def test_events_of_several_streets_are_applied_in_one_id_order_across_reads(redi
     assert sink.order == sorted(written, key=lambda i: tuple(int(p) for p in i.split("-")))
     assert reads >= 8 and consumer.status.caught_up
     assert consumer.status.last_ids[busy] == "40-1" and consumer.status.last_ids[quiet] == "35-0"
+
+
+def test_the_simulator_writes_each_entry_to_its_street_with_street_shards(redis_conn: redis.Redis,
+                                                                            tmp_path: Path) -> None:
+    from dashboard.cli import street_route
+    from dashboard.config import load_config
+    from data_feed.simulator import cli as sim_cli
+    from data_feed.simulator.options import SimOptions
+
+    assert street_route(load_config({"AUTH": "off"}, environ={})) is None  # the default: two streams
+    route = street_route(load_config({"AUTH": "off", "STREAM_SHARDS": "street"}, environ={}))
+    ref = tmp_path / "ref"
+    sim_cli.run(SimOptions(preset="tiny", seed=2, backfill_days=0.5), redis_conn, ref, route=route)
+    reference = load_reference(ref)
+    streams = {keys.shard_stream(base, street) for street in reference.streets
+               for base in (keys.EVENTS_STREAM, keys.POSITIONS_STREAM)}
+    assert all(redis_conn.xlen(stream) for stream in streams)
+    assert redis_conn.xlen(keys.POSITIONS_STREAM) == 0
+    # the base stream keeps only cases reported with neither a street nor a checkpoint (the router
+    # has no boundaries here), each with all of its events
+    unplaced = [f for _, f in redis_conn.xrange(keys.EVENTS_STREAM)]
+    reports = {f["case_id"] for f in unplaced if f["type"] == "case.reported"}
+    assert all(f["type"].startswith("case.") and f["case_id"] in reports for f in unplaced)
+    assert not any("street_id" in f or "checkpoint_id" in f for f in unplaced if f["type"] == "case.reported")
+    assert len(unplaced) < sum(redis_conn.xlen(stream) for stream in streams) / 100
+    for street in reference.streets:  # each street's stream holds that street's checkpoints only
+        entries = redis_conn.xrange(keys.shard_stream(keys.EVENTS_STREAM, street))
+        registered = {f["street_id"] for _, f in entries if f["type"] == "checkpoint.registered"}
+        assert registered == {street}
+    sharded = runtime(redis_conn, ref, tmp_path / "var", STREAM_SHARDS="street")
+    drain(sharded)
+    assert sharded.state.quality.applied > 0 and sharded.consumer.status.deadlettered == 0
