@@ -95,5 +95,9 @@ def test_consumer_survives_a_failover_without_losing_or_repeating(sentinels: Sen
               f"({status.reconnects} failed reads while the sentinels elected it)")
         health = client.get("/healthz")
         assert health.status_code == 200, health.get_json()
+        # the rate limiter counts in the new primary too: the code's limit (5 an hour) holds
+        codes = [client.post("/api/v1/public/query", json={"query_code": "ABCD2345", "phone": "13900000000"})
+                 .status_code for _ in range(6)]
+        assert codes == [404] * 5 + [429]
     finally:
         rt.stop()
