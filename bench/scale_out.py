@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -165,10 +166,13 @@ def main() -> int:
     logging.disable(logging.WARNING)
     days, runs = (0.05, 1) if args.quick else (args.days, args.runs)
     work = Path(tempfile.mkdtemp(prefix="grid-scale-"))
-    print(f"== cluster ingest ({days:g} days of the district, {runs} runs)")
-    ingest = cluster_ingest(work, days, runs)
-    print(f"== Sentinel failover ({runs} runs)")
-    times = [failover_once(work / f"sentinel-{i}") for i in range(runs)]
+    try:
+        print(f"== cluster ingest ({days:g} days of the district, {runs} runs)")
+        ingest = cluster_ingest(work, days, runs)
+        print(f"== Sentinel failover ({runs} runs)")
+        times = [failover_once(work / f"sentinel-{i}") for i in range(runs)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     worst = max(times)
     print(f"failover: median {statistics.median(times):.2f} s, worst {worst:.2f} s (goal <= {GOAL_FAILOVER_S:g} s)")
     if args.json:
