@@ -155,8 +155,7 @@ def healthz() -> tuple[Response, int]:
     body["last_event_age_s"] = None if last is None else round(now - last, 3)
     try:
         runtime.redis.ping()
-        streams = {name: _stream_lag(runtime, name) for name in
-                   (runtime.config.events_stream, runtime.config.positions_stream)}
+        streams = {name: _stream_lag(runtime, name) for name in runtime.consumer.streams}
         body["streams"] = streams
         body["deadletter_length"] = runtime.redis.xlen(runtime.config.deadletter_stream)
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

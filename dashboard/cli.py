@@ -19,6 +19,8 @@ import redis
 from dashboard.config import Config, load_config
 from data_feed.connection import embedded_url, stop_embedded
 from data_feed.errors import ConfigError, FeedUnavailable
+from data_feed.keys import SHARD_BY_STREET
+from data_feed.publish import Route
 from data_feed.simulator.options import SimOptions
 
 if TYPE_CHECKING:
@@ -105,12 +107,22 @@ def _stop_runtime(runtime: Runtime) -> None:
     log.info("consumer stopped")
 
 
-def _run_simulator(options: SimOptions, connection: redis.Redis, reference_dir: Path, stop: threading.Event) -> None:
+def street_route(config: Config) -> Route | None:
+    """With GRID_STREAM_SHARDS=street the simulator writes each entry to its street's stream."""
+    if config.stream_shards != SHARD_BY_STREET:
+        return None
+    from data_feed.routing import StreetRouter
+
+    return StreetRouter(config.positions_stream, config.events_stream).stream_for
+
+
+def _run_simulator(options: SimOptions, connection: redis.Redis, reference_dir: Path, stop: threading.Event,
+                   route: Route | None = None) -> None:
     """Thread body: run the simulator; errors after a stop (Redis going away) are expected, not crashes."""
     from data_feed.simulator import cli as sim_cli
 
     try:
-        sim_cli.run(options, connection, reference_dir, stop)
+        sim_cli.run(options, connection, reference_dir, stop, route=route)
     except Exception:
         if not stop.is_set():
             log.exception("the simulator stopped on an error")
@@ -150,7 +162,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if url:
             print(f"embedded Redis at {url} (data in {config.data_dir}); Ctrl-C stops", flush=True)
         # The simulator writes (and creates) --reference-dir, else the configured folder.
-        sim_cli.run(options, connection, _reference_dir(config))
+        sim_cli.run(options, connection, _reference_dir(config), route=street_route(config))
     finally:
         _shut_down(stack)
     return 0
@@ -232,7 +244,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   f"\n  public embeds: http://{DEMO_HOST}:{args.port}/embed/kpis (also streets, map, board, query)",
                   flush=True)
         stop = threading.Event()
-        sim_thread = threading.Thread(target=_run_simulator, args=(options, connection, reference_dir, stop),
+        route = street_route(runtime_of(app).config)
+        sim_thread = threading.Thread(target=_run_simulator, args=(options, connection, reference_dir, stop, route),
                                       name="simulator", daemon=True)
         sim_thread.start()
         stack.callback(_stop_thread, stop, sim_thread)

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from data_feed import keys
+from data_feed.connection import parse_redis_url
 from data_feed.errors import ConfigError
 
 ENV_PREFIX = "GRID_"
@@ -30,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "STREAM_POSITIONS": keys.POSITIONS_STREAM,
     "STREAM_EVENTS": keys.EVENTS_STREAM,
     "STREAM_DEADLETTER": keys.DEADLETTER_STREAM,
+    "STREAM_SHARDS": "",
     "LATE_WINDOW_S": keys.DEFAULT_LATE_WINDOW_S,
     "DEDUPE_WINDOW_S": keys.DEFAULT_DEDUPE_WINDOW_S,
     "POSITION_LOOKBACK_S": keys.DEFAULT_POSITION_LOOKBACK_S,
@@ -120,6 +122,9 @@ class Config:
     """How the wall gets live data: ``poll`` (a server tick per interval) or ``sse`` (pushed)."""
     snapshot_interval_s: float = 0.0
     """Seconds between snapshots of the state to ``data_dir/snapshots`` once caught up (0: none)."""
+    stream_shards: str = ""
+    """``""``: one positions and one events stream; ``street``: also one of each per street
+    (``grid:{<street_id>}:events``), e.g. to spread a city over Redis Cluster shards."""
 
 
 def _number(raw: Mapping[str, Any], name: str, kind: type, lo: float, hi: float | None = None) -> Any:
@@ -280,9 +285,17 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     for name in ("STREAM_POSITIONS", "STREAM_EVENTS", "STREAM_DEADLETTER"):
         if not str(raw[name]).strip():
             raise ConfigError(f"{ENV_PREFIX}{name} must not be empty")
+    shards = str(raw["STREAM_SHARDS"] or "").strip().lower()
+    if shards not in ("", keys.SHARD_BY_STREET):
+        raise ConfigError(f"{ENV_PREFIX}STREAM_SHARDS={raw['STREAM_SHARDS']!r} must be empty (one positions "
+                          f"and one events stream) or '{keys.SHARD_BY_STREET}' (also one of each per street, "
+                          "see docs/contract.md)")
+    redis_url = str(raw["REDIS_URL"] or "")
+    if redis_url:
+        parse_redis_url(redis_url)  # a malformed URL fails here, before anything connects
     auth, secret, users_file, token = _auth(raw)
     return Config(
-        redis_url=str(raw["REDIS_URL"]) or None,
+        redis_url=redis_url or None,
         data_dir=Path(str(raw["DATA_DIR"])),
         reference_dir=reference_dir,
         tz=tz,
@@ -324,4 +337,5 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         track_days=_number(raw, "TRACK_DAYS", int, 1, 31),
         track_interval_s=_number(raw, "TRACK_INTERVAL_S", float, 1, 3600),
         snapshot_interval_s=_snapshot_interval(raw),
+        stream_shards=shards,
     )

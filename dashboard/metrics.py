@@ -104,7 +104,7 @@ class RuntimeCollector(Collector):
         idle = GaugeMetricFamily("grid_seconds_since_last_applied",
                                  "Seconds since the consumer last applied an entry.")
         try:
-            for stream in (rt.config.events_stream, rt.config.positions_stream):
+            for stream in rt.consumer.streams:
                 behind.add_metric([stream], rt.consumer.entries_behind(stream))
         except (redis.RedisError, OSError):
             pass  # Redis away: grid_redis_connected says so; no lag sample this scrape

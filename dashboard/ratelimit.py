@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+
+from data_feed.connection import DEFAULT_SENTINEL_TIMEOUT_S, SENTINEL_SCHEME, parse_redis_url
 
 EXTENSION_KEY = "grid.limiter"
 """Key of the app's :class:`Limiter` in ``flask_app.extensions``."""
@@ -19,21 +23,32 @@ def client_address() -> str:
     return get_remote_address()
 
 
+def _storage(connection: redis.Redis, url: str | None) -> tuple[str, dict[str, Any]]:
+    """The limits storage URI and options for the Redis at ``url`` (GRID_REDIS_URL), else the one
+    behind ``connection`` (the embedded server's socket)."""
+    if url:
+        target = parse_redis_url(url)
+        if target.kind == "sentinel":
+            # limits takes the URL's path whole as the master's name and would send the primary's
+            # password to the sentinels too: name the master alone, give db and password apart
+            hosts = ",".join(f"{host}:{port}" for host, port in target.nodes)
+            options = {"db": target.db, "sentinel_kwargs": {"password": None,
+                                                           "socket_timeout": DEFAULT_SENTINEL_TIMEOUT_S}}
+            auth = {"username": target.username, "password": target.password}
+            return f"{SENTINEL_SCHEME}://{hosts}/{target.master}", {**options, **{k: v for k, v in auth.items() if v}}
+        return ("redis+unix://" + url[len("unix://"):] if url.startswith("unix://") else url), {}
+    kwargs = connection.connection_pool.connection_kwargs
+    options = {k: v for k, v in (("password", kwargs.get("password")), ("username", kwargs.get("username"))) if v}
+    if kwargs.get("path"):
+        return f"redis+unix://{kwargs['path']}?db={kwargs.get('db', 0)}", options
+    return f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}", options
+
+
 def build_limiter(server: Flask, connection: redis.Redis, url: str | None = None) -> Limiter:
     """A limiter on ``server`` counting in the Redis at ``url`` (GRID_REDIS_URL), else the one behind
     ``connection`` (the embedded server's socket)."""
-    kwargs = connection.connection_pool.connection_kwargs
-    options: dict[str, str | int] = {}
     # the limiter keeps a client of its own (bytes replies) to the same server and database
-    if url:
-        uri = "redis+unix://" + url[len("unix://"):] if url.startswith("unix://") else url
-    elif kwargs.get("path"):
-        uri = f"redis+unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
-    else:
-        uri = f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
-    if not url:
-        options = {k: v for k, v in (("password", kwargs.get("password")), ("username", kwargs.get("username")))
-                   if v}
+    uri, options = _storage(connection, url)
     limiter = Limiter(client_address, app=server, storage_uri=uri, storage_options=options,
                       key_prefix=KEY_PREFIX, strategy="fixed-window", default_limits=[],
                       headers_enabled=True, swallow_errors=False)

@@ -13,6 +13,7 @@ from typing import Any
 
 from dashboard.geometry import Shape, ShapeIndex
 from data_feed.errors import ConfigError
+from data_feed.keys import SHARD_BY_STREET
 
 DEFAULT_DISTRICT_VIEW = (41.12, 122.07, 12)
 """Map start view (lat, lon, zoom) when district.json is absent: Xinglongtai district."""
@@ -98,6 +99,10 @@ class Reference:
         """Index the boundaries for :meth:`locate` (called once the areas are loaded)."""
         for level, areas in (("grid", self.grids), ("community", self.communities), ("street", self.streets)):
             self.indexes[level] = ShapeIndex((a, a.shape) for a in areas.values() if a.shape is not None)
+
+    def stream_shards(self, mode: str) -> tuple[str, ...]:
+        """The shard names of GRID_STREAM_SHARDS=``mode``: each street id for ``street``, else none."""
+        return tuple(sorted(self.streets)) if mode == SHARD_BY_STREET else ()
 
     def locate(self, lat: float, lon: float) -> tuple[str | None, str | None, str | None]:
         """Return (street_id, community_id, grid_id) of the point from the boundaries."""

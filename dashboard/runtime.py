@@ -18,6 +18,7 @@ from dashboard.snapshot import Periodic, Snapshots
 from dashboard.state import State
 from data_feed.changes import ChangeSignal
 from data_feed.consumer import Consumer
+from data_feed.errors import ConfigError
 from data_feed.keys import PHONE_SALT_KEY
 
 EXTENSION_KEY = "grid"
@@ -57,6 +58,9 @@ class Runtime:
 
 def build_runtime(config: Config, connection: redis.Redis, reference: Reference) -> Runtime:
     """Wire a state and a consumer on ``connection`` (nothing starts yet)."""
+    if config.stream_shards and not reference.stream_shards(config.stream_shards):
+        raise ConfigError(f"GRID_STREAM_SHARDS={config.stream_shards} needs streets in the reference data "
+                          "(GRID_REFERENCE_DIR with streets.geojson); these have none")
     changes = ChangeSignal()
     salt = phone_salt(connection)
     state = State(config, reference, salt)
@@ -75,6 +79,7 @@ def build_runtime(config: Config, connection: redis.Redis, reference: Reference)
         resume=partial(store.resume, state, connection) if periodic is not None else None,
         after_read=periodic,
         changes=changes,
+        shards=reference.stream_shards(config.stream_shards),
     )
     clock: Clock = StreamClock(state) if config.clock == "stream" else WallClock()
     return Runtime(config=config, redis=connection, reference=reference, state=state,

@@ -31,6 +31,7 @@ import redis
 
 from dashboard.config import Config
 from dashboard.state import State
+from data_feed import keys
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ def _settings_hash(config: Config, state: State) -> str:
     fields = (config.tz.key, config.round_split.isoformat(), config.late_window_s, config.dedupe_window_s,
               config.max_future_s, config.max_age_days, config.case_retention_days, config.history_days,
               sorted(config.default_limit_hours.items()), config.near_deadline_fraction,
-              config.track_days, config.track_interval_s, config.events_stream, config.positions_stream)
+              config.track_days, config.track_interval_s, config.events_stream, config.positions_stream,
+              config.stream_shards)
     ref = state.reference
     digest = hashlib.sha256(repr(fields).encode())
     digest.update(pickle.dumps((ref.geojson, sorted(ref.categories.items()), sorted(ref.units.items()),
@@ -108,6 +110,7 @@ class Snapshots:
         self.key = hashlib.sha256(b"grid-snapshot-v1\0" + salt + b"\0" + config.secret_key.encode()).digest()
         self.code = _code_hash()
         self.settings = _settings_hash(config, state)
+        self.events_streams = keys.streams_of(config.events_stream, state.reference.stream_shards(config.stream_shards))
 
     # ------------------------------------------------------------------ save
     def save(self, state: State, ids: Mapping[str, str]) -> Saved:
@@ -207,21 +210,24 @@ class Snapshots:
         return meta, body[4 + size:]  # a view: the file's bytes are not copied again
 
     def check_streams(self, connection: redis.Redis, ids: Mapping[str, str]) -> None:
-        """Refuse ids the events stream can no longer continue from (trimmed past them, or a new stream)."""
-        stream = self.config.events_stream
-        mine = ids.get(stream)
-        if mine is None:
+        """Refuse ids an events stream can no longer continue from (trimmed past them, or a new stream)."""
+        if ids.get(self.config.events_stream) is None:
             raise SnapshotRefused("no id for the events stream")
+        for stream in self.events_streams:
+            self._check_stream(connection, stream, ids.get(stream, "0-0"))
+
+    @staticmethod
+    def _check_stream(connection: redis.Redis, stream: str, mine: str) -> None:
         if _id(mine) == (0, 0):
             return
         first = _first_id(connection.xrange(stream, count=1))
         if first is None:
-            raise SnapshotRefused("the events stream is empty (a new or deleted stream)")
+            raise SnapshotRefused(f"{stream} is empty (a new or deleted stream)")
         if _id(mine) < _id(first):
-            raise SnapshotRefused(f"the events stream was trimmed past the snapshot ({first} > {mine})")
+            raise SnapshotRefused(f"{stream} was trimmed past the snapshot ({first} > {mine})")
         last = _first_id(connection.xrevrange(stream, count=1))
         if last is not None and _id(mine) > _id(last):
-            raise SnapshotRefused("the snapshot is newer than the events stream (another stream)")
+            raise SnapshotRefused(f"the snapshot is newer than {stream} (another stream)")
 
     def resume(self, state: State, connection: redis.Redis) -> dict[str, str] | None:
         """Load the newest valid snapshot into ``state`` and return the stream ids to read

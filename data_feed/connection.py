@@ -6,14 +6,17 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
-from data_feed.errors import FeedUnavailable
+from data_feed.errors import ConfigError, FeedUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -29,37 +32,149 @@ DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
 
 def redact_url(url: str) -> str:
     """Return ``url`` with any password replaced by ``***`` (safe for logs and errors)."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    creds, at, hosts = netloc.rpartition("@")
+    user, colon, password = creds.partition(":")
+    if not (sep and at and colon and password):
         return url
-    netloc = parts.hostname or ""
-    if parts.username:
-        netloc = f"{parts.username}:***@{netloc}"
-    else:
-        netloc = f":***@{netloc}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return f"{scheme}://{user}:***@{hosts}{slash}{tail}"
+
+
+SENTINEL_SCHEME = "redis+sentinel"
+"""URL scheme of a primary found through Sentinel: ``redis+sentinel://host:port,host:port/<master>/<db>``."""
+
+CLUSTER_SCHEME = "redis+cluster"
+"""URL scheme of a Redis Cluster: ``redis+cluster://host:port,host:port`` (any nodes; the rest are found)."""
+
+DEFAULT_SENTINEL_TIMEOUT_S = 2.0
+"""Socket timeout of the connections to the sentinels (asking who the primary is)."""
+
+_URL_FORMS = ("use redis://host:port/0, rediss://… for TLS, unix:///path/to/redis.sock, "
+              f"{SENTINEL_SCHEME}://host:port,host:port/<master-name>/0 (Sentinel) or "
+              f"{CLUSTER_SCHEME}://host:port,host:port (Cluster)")
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where GRID_REDIS_URL points: one server, a primary behind Sentinel, or a Cluster."""
+
+    kind: str
+    """``single``, ``sentinel`` or ``cluster``."""
+    url: str
+    nodes: tuple[tuple[str, int], ...] = ()
+    """The sentinels (``sentinel``) or the cluster nodes to start from (``cluster``)."""
+    master: str = ""
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+
+def _nodes(url: str, netloc: str) -> tuple[tuple[str, int], ...]:
+    hosts = netloc.rpartition("@")[2]
+    nodes = []
+    for item in hosts.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"GRID_REDIS_URL={redact_url(url)!r}: {item!r} is not host:port; {_URL_FORMS}")
+        nodes.append((host.strip("[]"), int(port)))
+    return tuple(nodes)
+
+
+def parse_redis_url(url: str) -> RedisTarget:
+    """Read GRID_REDIS_URL; a malformed one raises :class:`ConfigError` saying which forms work."""
+    parts = urlsplit(url)
+    if parts.scheme in ("redis", "rediss", "unix"):
+        return RedisTarget("single", url)
+    if parts.scheme not in (SENTINEL_SCHEME, CLUSTER_SCHEME):
+        raise ConfigError(f"GRID_REDIS_URL={redact_url(url)!r} is not a Redis URL: {_URL_FORMS}")
+    # urlsplit cannot read several host:port pairs: take the credentials and hosts by hand
+    netloc = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+    creds = netloc.rpartition("@")[0]
+    username, _, password = creds.partition(":") if creds else ("", "", "")
+    nodes = _nodes(url, netloc)
+    path = [p for p in parts.path.split("/") if p]
+    user, secret = unquote(username) or None, unquote(password) or None
+    if parts.scheme == CLUSTER_SCHEME:
+        if path:
+            raise ConfigError(f"GRID_REDIS_URL={redact_url(url)!r}: a Redis Cluster has only database 0, "
+                              f"so the URL takes no path; write {CLUSTER_SCHEME}://host:port,host:port")
+        return RedisTarget("cluster", url, nodes, username=user, password=secret)
+    query = dict(parse_qsl(parts.query))
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ConfigError(f"GRID_REDIS_URL={redact_url(url)!r} names no master: write "
+                          f"{SENTINEL_SCHEME}://host:port,host:port/<master-name>/<db>, e.g. …/mymaster/0")
+    db = int(path[1]) if len(path) == 2 else int(query.get("db", 0))
+    return RedisTarget("sentinel", url, nodes, master=unquote(path[0]), db=db, username=user, password=secret)
+
+
+def _unreachable(url: str, exc: Exception) -> FeedUnavailable:
+    return FeedUnavailable(
+        f"Redis at {redact_url(url)} cannot be reached ({exc}). Start one (e.g. "
+        "`redis-server --port 6379`), fix GRID_REDIS_URL, or unset GRID_REDIS_URL to use "
+        "the embedded default."
+    )
+
+
+def open_target(target: RedisTarget, *, decode_responses: bool = True) -> redis.Redis:
+    """A client of ``target`` (not checked yet): a plain client, a Sentinel-managed one, or a cluster client."""
+    if target.kind == "sentinel":
+        # the timeout is the sentinels' only: the primary's connections wait as long as XREAD BLOCK does
+        sentinel = Sentinel(list(target.nodes), sentinel_kwargs={"socket_timeout": DEFAULT_SENTINEL_TIMEOUT_S})
+        return sentinel.master_for(target.master, db=target.db, username=target.username,
+                                   password=target.password, decode_responses=decode_responses,
+                                   health_check_interval=30)
+    if target.kind == "cluster":
+        return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],  # type: ignore[return-value]
+                            username=target.username, password=target.password,
+                            decode_responses=decode_responses)
+    return redis.Redis.from_url(target.url, decode_responses=decode_responses, health_check_interval=30)
 
 
 def connect_url(url: str) -> redis.Redis:
-    """Connect to the Redis at ``url`` (redis://, rediss://, unix://) and check it answers."""
-    scheme = urlsplit(url).scheme
-    if scheme not in ("redis", "rediss", "unix"):
-        raise FeedUnavailable(
-            f"GRID_REDIS_URL={redact_url(url)!r} is not a Redis URL: use redis://host:port/0, "
-            "rediss://… for TLS or unix:///path/to/redis.sock"
-        )
-    client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    """Connect to the Redis at ``url`` (see :func:`parse_redis_url`) and check it answers."""
     try:
+        target = parse_redis_url(url)
+    except ConfigError as exc:
+        raise FeedUnavailable(str(exc)) from None
+    try:
+        client = open_target(target)
         client.ping()
     except redis.RedisError as exc:
-        raise FeedUnavailable(
-            f"Redis at {redact_url(url)} cannot be reached ({exc}). Start one (e.g. "
-            "`redis-server --port 6379`), fix GRID_REDIS_URL, or unset GRID_REDIS_URL to use "
-            "the embedded default."
-        ) from exc
+        raise _unreachable(url, exc) from exc
+    client._grid_target = target  # type: ignore[attr-defined]  # how to open a bytes client to it
     return client
+
+
+def is_cluster(connection: redis.Redis) -> bool:
+    """Whether ``connection`` is a Redis Cluster client (multi-key commands must stay in one slot)."""
+    return isinstance(connection, RedisCluster)
+
+
+def bytes_client(connection: redis.Redis) -> redis.Redis:
+    """A client of the same server (or primary, or cluster) that returns bytes, not text."""
+    target: RedisTarget | None = getattr(connection, "_grid_target", None)
+    if target is not None and target.kind != "single":
+        return open_target(target, decode_responses=False)
+    pool = connection.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+def describe(connection: redis.Redis) -> str:
+    """Printable address of the Redis behind ``connection`` (password redacted)."""
+    target: RedisTarget | None = getattr(connection, "_grid_target", None)
+    if target is not None and target.kind != "single":
+        return redact_url(target.url)
+    if isinstance(connection, RedisCluster):
+        return CLUSTER_SCHEME + "://" + ",".join(f"{n.host}:{n.port}" for n in connection.get_nodes())
+    pool = connection.connection_pool
+    kwargs = pool.connection_kwargs
+    if isinstance(pool, SentinelConnectionPool):
+        return f"{SENTINEL_SCHEME}://…/{pool.service_name}/{kwargs.get('db', 0)}"
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}"
+    return redact_url(f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}")
 
 
 def start_embedded(data_dir: Path, port: int = 0) -> redis.Redis:

@@ -1,5 +1,10 @@
 """Stream consumer: plain XREAD BLOCK on the positions and events streams, from the last id.
 
+With ``shards`` (GRID_STREAM_SHARDS=street) it also reads one positions and one events stream
+per street, and applies the events of all of them in one id order, as one stream would give them
+(:mod:`data_feed.merge`); on a Redis Cluster, where one XREAD cannot cross slots, it reads each
+street's pair (one slot, by its hash tag) with an XREAD of its own.
+
 Every dashboard process reads every entry (no consumer groups): each one builds the same
 state from the same history. One background thread per process; a lost connection is
 caught at the loop boundary and retried with capped exponential backoff, resuming from the
@@ -11,16 +16,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis
+from redis.crc import key_slot
 
 from data_feed import keys
 from data_feed.changes import ChangeSignal
-from data_feed.connection import redact_url
+from data_feed.connection import bytes_client, describe, is_cluster
 from data_feed.deadletter import DeadLetter, reason_class
+from data_feed.merge import StreamMerge, entry_key
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +38,16 @@ Rejection = tuple[str, str, Mapping[Any, Any], str]
 """(stream name, entry id, fields, reason) of an entry to dead-letter."""
 
 
-def raw_client(connection: redis.Redis) -> redis.Redis:
-    """A client on the same server that returns bytes (for entries that are not UTF-8)."""
-    pool = connection.connection_pool
-    kwargs = {**pool.connection_kwargs, "decode_responses": False}
-    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+DEFAULT_CLUSTER_IDLE_MS = 50
+"""On a Redis Cluster, how long the consumer waits after a read of every slot found nothing
+(an XREAD BLOCK can wait on one slot only)."""
 
 
-def _id(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
+_id = entry_key
+
+
+def _entry_key(entry: Entry) -> tuple[int, int]:
+    return _id(entry[1])
 
 
 def _utf8(raw: bytes) -> bool:
@@ -110,18 +117,26 @@ class Consumer:
                  backoff_max_s: float = keys.DEFAULT_BACKOFF_MAX_S,
                  resume: Callable[[], Mapping[str, str] | None] | None = None,
                  after_read: Callable[[Mapping[str, str]], None] | None = None,
-                 changes: ChangeSignal | None = None) -> None:
+                 changes: ChangeSignal | None = None,
+                 shards: Sequence[str] = ()) -> None:
         """``resume`` (called once, before the first read) may restore the sink from a snapshot
         and return the stream ids it covers: reading starts after them instead of at the start
         of the history. ``after_read`` is called with the applied ids after each read once caught
         up (in this thread, so the sink and the ids agree: periodic snapshots). ``changes`` is
-        notified after each read that applied entries (the wall's push waits on it)."""
+        notified after each read that applied entries (the wall's push waits on it). ``shards``
+        (street ids) adds each street's streams (:func:`keys.shard_stream`) to the two base ones."""
         self.connection = connection
         self.sink = sink
         self.positions_stream = positions_stream
         self.events_stream = events_stream
+        self.positions_streams = keys.streams_of(positions_stream, list(shards))
+        self.events_streams = keys.streams_of(events_stream, list(shards))
+        self._position_set = frozenset(self.positions_streams)
+        self._events_set = frozenset(self.events_streams)
+        self.cluster = is_cluster(connection)
+        self._slots: list[list[str]] = self._slot_groups() if self.cluster else []
         self.deadletter = DeadLetter(connection, deadletter_stream)
-        self.raw = raw_client(connection)
+        self._raw: redis.Redis | None = None
         self.count = count
         self.block_ms = block_ms
         self.position_lookback_s = position_lookback_s
@@ -130,7 +145,10 @@ class Consumer:
         self.resume = resume
         self.after_read = after_read
         self.status = ConsumerStatus()
-        self._ids: dict[str, str] = {}
+        self._ids: dict[str, str] = {}  # the last id read of each stream
+        # several events streams: applied in one id order; _merged_ids are the last applied of each
+        self._merge = StreamMerge(self.events_streams) if len(self.events_streams) > 1 else None
+        self._merged_ids: dict[str, str] = {}
         self._unwritten: list[Rejection] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -141,11 +159,26 @@ class Consumer:
     @property
     def address(self) -> str:
         """Printable address of the Redis being read (password redacted)."""
-        kwargs = self.connection.connection_pool.connection_kwargs
-        if "path" in kwargs:
-            return f"unix://{kwargs['path']}"
-        url = f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
-        return redact_url(url)
+        return describe(self.connection)
+
+    @property
+    def raw(self) -> redis.Redis:
+        """A client of the same Redis that returns bytes (for entries that are not UTF-8), opened once."""
+        if self._raw is None:
+            self._raw = bytes_client(self.connection)
+        return self._raw
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """Every stream read: the events streams, then the positions streams."""
+        return (*self.events_streams, *self.positions_streams)
+
+    def _slot_groups(self) -> list[list[str]]:
+        """The streams grouped by cluster slot (a street's two streams share one by their hash tag)."""
+        groups: dict[int, list[str]] = {}
+        for stream in self.streams:
+            groups.setdefault(key_slot(stream.encode()), []).append(stream)
+        return list(groups.values())
 
     def _redis_ms(self) -> int:
         """Redis server time in milliseconds (the clock stream ids are made from)."""
@@ -156,23 +189,47 @@ class Consumer:
         since = max(0, self._redis_ms() - int(self.position_lookback_s * 1000))
         resumed = self.resume() if self.resume is not None else None
         if resumed is not None:
-            positions = resumed.get(self.positions_stream)
-            if positions is None or _id(positions) < (since, 0):
-                positions = f"{since}-0"
             self.status.resumed_from = dict(resumed)
             self.status.backlog_at_start = None
-            return {self.events_stream: resumed.get(self.events_stream, "0-0"),
-                    self.positions_stream: positions}
-        self.status.backlog_at_start = int(self.connection.xlen(self.events_stream))
-        return {self.events_stream: "0-0", self.positions_stream: f"{since}-0"}
+            ids = {stream: resumed.get(stream, "0-0") for stream in self.events_streams}
+            for stream in self.positions_streams:
+                mine = resumed.get(stream)
+                ids[stream] = mine if mine is not None and _id(mine) >= (since, 0) else f"{since}-0"
+            return ids
+        self.status.backlog_at_start = sum(int(self.connection.xlen(s)) for s in self.events_streams)
+        return {**dict.fromkeys(self.events_streams, "0-0"), **dict.fromkeys(self.positions_streams, f"{since}-0")}
 
-    def _read(self, block_ms: int | None) -> tuple[Any, list[Rejection]]:
-        """XREAD both streams; an entry that is not valid UTF-8 becomes a rejection, not a stall."""
+    def _read(self, ids: Mapping[str, str], block_ms: int | None) -> tuple[Any, list[Rejection]]:
+        """XREAD the streams of ``ids``; an entry that is not valid UTF-8 becomes a rejection, not a stall."""
+        if self.cluster:
+            return self._read_slots(ids, block_ms)
         try:
-            return self.connection.xread(self._ids, count=self.count, block=block_ms), []  # type: ignore[arg-type]
+            return self.connection.xread(ids, count=self.count, block=block_ms), []  # type: ignore[arg-type]
         except UnicodeDecodeError:
             pass  # one poison entry in the batch: read the same range as bytes, decode entry by entry
-        reply: Any = self.raw.xread(self._ids, count=self.count)  # type: ignore[arg-type]
+        return self._read_bytes(ids)
+
+    def _read_slots(self, wanted: Mapping[str, str], block_ms: int | None) -> tuple[Any, list[Rejection]]:
+        """One XREAD per cluster slot (none may cross slots); nothing anywhere waits a short while."""
+        reply: list[Any] = []
+        undecodable: list[Rejection] = []
+        for group in self._slots:
+            ids = {stream: wanted[stream] for stream in group if stream in wanted}
+            if not ids:
+                continue
+            try:
+                part = self.connection.xread(ids, count=self.count)  # type: ignore[arg-type]
+            except UnicodeDecodeError:
+                part, bad = self._read_bytes(ids)
+                undecodable.extend(bad)
+            reply.extend(part or [])
+        if not reply and block_ms:
+            self._stop.wait(min(block_ms, DEFAULT_CLUSTER_IDLE_MS) / 1000.0)
+        return reply, undecodable
+
+    def _read_bytes(self, ids: Mapping[str, str]) -> tuple[Any, list[Rejection]]:
+        """The same read as bytes, decoded entry by entry: the ones that are not UTF-8 are rejections."""
+        reply: Any = self.raw.xread(ids, count=self.count)  # type: ignore[arg-type]
         decoded: list[tuple[str, list[tuple[str, dict[str, str] | None]]]] = []
         undecodable: list[Rejection] = []
         for raw_stream, entries in reply or []:
@@ -192,42 +249,74 @@ class Consumer:
         self.status.undecodable += len(undecodable)
         return decoded, undecodable
 
+    def applied_ids(self) -> dict[str, str]:
+        """The last id applied of each stream (what a snapshot covers)."""
+        return {**self._ids, **self._merged_ids} if self._merge is not None else dict(self._ids)
+
     def poll(self, block_ms: int | None = None) -> int:
-        """One XREAD of both streams, applied; return the number of entries read."""
+        """One XREAD of every stream, applied; return the number of entries applied."""
         self._flush_deadletters()  # rejects left over from a lost connection go first
+        merge = self._merge
         if not self._ids:
             self._ids = self._initial_ids()
-        reply, undecodable = self._read(block_ms)
+            self._merged_ids = {s: self._ids[s] for s in self.events_streams} if merge is not None else {}
+        ids = self._ids if merge is None else {s: i for s, i in self._ids.items() if merge.wants(s)}
+        reply, undecodable = self._read(ids, block_ms if merge is None or not merge.more else None)
         positions: list[Entry] = []
         events: list[Entry] = []
         last: dict[str, str] = {}
         full = False
+        sources = [0, 0]  # streams that gave positions, events: merged ones are put in id order
+        n = 0
         for stream, entries in reply or []:
-            target = positions if stream == self.positions_stream else events
+            is_position = stream in self._position_set
+            if merge is not None and not is_position:
+                merge.add(stream, entries, self.count)
+                if entries:
+                    self._ids[stream] = entries[-1][0]  # read, held until the merge applies it
+                continue
+            target = positions if is_position else events
             for entry_id, fields in entries:
                 if fields is not None:
                     target.append((stream, entry_id, fields))
             if entries:
                 last[stream] = entries[-1][0]
+                sources[0 if is_position else 1] += 1
+                n += len(entries)
             if len(entries) >= self.count:
                 full = True
+        taken: dict[str, int] = {}
+        if merge is not None:
+            merge.read_empty(ids.keys() - {stream for stream, _ in reply or []})
+            ready, taken = merge.ready(self._ids)
+            events = [entry for entry in ready if entry[2] is not None]
+            merged_last = {stream: entry_id for stream, entry_id, _ in ready}
+            full = full or merge.more
+            n += len(ready)
+        if sources[0] > 1:
+            positions.sort(key=_entry_key)
+        if sources[1] > 1:
+            events.sort(key=_entry_key)
         clock_ms = None if full else self._redis_ms()
         rejected = undecodable + self.sink.apply_batch(positions, events, clock_ms)
         # The batch is applied: advance now so a failure below can never apply it twice.
         self._ids.update(last)
+        if merge is not None:
+            merge.commit(taken)
+            self._merged_ids.update(merged_last)
         self._unwritten.extend(rejected)
         self._flush_deadletters()
-        n = sum(len(entries) for _, entries in reply or [])
         now = time.time()
         self.status.reads += 1
         self.status.entries += n
-        self.status.events_read += sum(len(e) for s, e in reply or [] if s == self.events_stream)
+        self.status.events_read += (sum(taken.values()) if merge is not None else
+                                    sum(len(e) for s, e in reply or [] if s in self._events_set))
         self.status.last_ok_at = now
         if n:
             self.status.last_applied_at = now
             if self.changes is not None:
                 self.changes.notify()  # push streams send the change now, not at their next tick
-        self.status.last_ids = dict(self._ids)
+        self.status.last_ids = self.applied_ids()
         self.status.connected = True
         if not full and not self.status.caught_up:
             self.status.caught_up = True
@@ -257,7 +346,7 @@ class Consumer:
                 self.status.consecutive_failures = 0
                 if self.after_read is not None and self.status.caught_up:
                     try:
-                        self.after_read(dict(self._ids))
+                        self.after_read(self.applied_ids())
                     except Exception:  # a failed snapshot must not stop the reading
                         log.exception("after-read hook failed")
                 continue

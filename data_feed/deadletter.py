@@ -2,7 +2,8 @@
 
 A Lua script marks ``<stream>/<entry_id>`` in a hash (HSETNX) and XADDs only when the mark
 is new, atomically: several dashboard processes, or one restarted process replaying its
-history, all reject the same entry but only the first write lands.
+history, all reject the same entry but only the first write lands. On a Redis Cluster the
+hash is named into the stream's slot (:func:`keys.slot_safe_index`) and each script runs on its own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 import redis
 
-from data_feed.keys import DEADLETTER_INDEX, DEADLETTER_STREAM
+from data_feed.connection import is_cluster
+from data_feed.keys import DEADLETTER_INDEX, DEADLETTER_STREAM, slot_safe_index
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +85,11 @@ class DeadLetter:
     """Writes rejected entries to the dead-letter stream, once each."""
 
     def __init__(self, connection: redis.Redis, stream: str = DEADLETTER_STREAM,
-                 index: str = DEADLETTER_INDEX) -> None:
+                 index: str | None = None) -> None:
         self.connection = connection
         self.stream = stream
-        self.index = index
+        self.cluster = is_cluster(connection)
+        self.index = index or (slot_safe_index(stream) if self.cluster else DEADLETTER_INDEX)
         self._script = connection.register_script(_SCRIPT)
 
     def write(self, rejections: Iterable[tuple[str, str, Mapping[Any, Any], str]]) -> list[str]:
@@ -95,18 +98,21 @@ class DeadLetter:
         Each new dead letter is logged once, when it is written (a replay that meets the same
         entry again writes and logs nothing), with the reason cut short.
         """
-        pipe = self.connection.pipeline(transaction=False)
+        pipe = None if self.cluster else self.connection.pipeline(transaction=False)
         written = []
+        results: list[Any] = []
         for stream, entry_id, fields, error in rejections:
             flat = deadletter_fields(stream, entry_id, fields, error)
             args: list[Any] = [f"{stream}/{entry_id}"]
             for key, value in flat.items():
                 args.extend((key, value))
-            self._script(keys=[self.stream, self.index], args=args, client=pipe)
+            # a cluster pipeline cannot load a missing script halfway: there, one call each (rare)
+            results.append(self._script(keys=[self.stream, self.index], args=args, client=pipe))
             written.append((stream, entry_id, error))
         if not written:
             return []
-        results = pipe.execute()
+        if pipe is not None:
+            results = pipe.execute()
         new = []
         for (stream, entry_id, error), result in zip(written, results, strict=True):
             if result:

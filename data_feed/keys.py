@@ -19,6 +19,33 @@ DEADLETTER_INDEX = "grid:deadletter:index"
 """Hash of ``<stream>/<entry_id>`` already dead-lettered: makes dead-lettering exactly-once
 across processes and restarts."""
 
+SHARD_BY_STREET = "street"
+"""GRID_STREAM_SHARDS value that splits both streams by street (one key per street, hash-tagged)."""
+
+
+def shard_stream(base: str, shard: str) -> str:
+    """The stream of one shard (street) of ``base``: ``grid:events`` + ``S01`` → ``grid:{S01}:events``.
+
+    The ``{…}`` hash tag puts a street's positions and events streams in one Redis Cluster slot;
+    a name without ``:`` gets the tag in front (``events`` → ``{S01}:events``).
+    """
+    prefix, colon, name = base.rpartition(":")
+    return f"{prefix}:{{{shard}}}:{name}" if colon else f"{{{shard}}}:{base}"
+
+
+def streams_of(base: str, shards: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``base`` and the stream of each shard of it (the consumer reads them all)."""
+    return (base, *(shard_stream(base, shard) for shard in shards))
+
+
+def slot_safe_index(stream: str) -> str:
+    """A dead-letter index name in the same Redis Cluster slot as ``stream`` (the script writes both)."""
+    start = stream.find("{")
+    end = stream.find("}", start + 1)
+    tagged = start >= 0 and end > start + 1
+    return f"{stream}:index" if tagged else f"{{{stream}}}:index"
+
+
 WALL_BASE_PREFIX = "grid:wall:base:"
 """Prefix of the wall's shared base layers (checkpoint statuses as a browser last got them)."""
 

@@ -45,6 +45,21 @@ def feed(connection: redis.Redis, runtime: Runtime, events: Iterable[Mapping[str
     return drain(runtime)
 
 
+def stream_history(connection: redis.Redis, positions: int | None = None, *,
+                   empty: bool = False) -> list[dict[str, str]]:
+    """The fields of every entry of the two default streams in id order (the order a producer wrote
+    them), with only the newest ``positions`` positions when given; ``empty`` then deletes both."""
+    from data_feed.keys import EVENTS_STREAM, POSITIONS_STREAM
+
+    newest = (connection.xrevrange(POSITIONS_STREAM, count=positions) if positions is not None
+              else connection.xrange(POSITIONS_STREAM))
+    entries = [*connection.xrange(EVENTS_STREAM), *newest]
+    entries.sort(key=lambda e: tuple(int(p) for p in e[0].split("-")))
+    if empty:
+        connection.delete(EVENTS_STREAM, POSITIONS_STREAM)
+    return [fields for _, fields in entries]
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

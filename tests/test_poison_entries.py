@@ -10,7 +10,7 @@ import redis
 
 from dashboard import create_app
 from dashboard.app import runtime_of
-from data_feed.consumer import raw_client
+from data_feed.connection import bytes_client as raw_client
 from tests.events import case_event, report
 from tests.helpers import drain, feed, make_runtime
 

@@ -25,7 +25,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_feed.consumer import raw_client
+from data_feed.connection import bytes_client as raw_client
 from data_feed.contract import EVENT_TYPES
 from tests.events import REQUIRED
 from tests.helpers import drain, make_runtime

@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 
-from data_feed.publish import publish_many
+from data_feed.publish import Route, publish_many
 from data_feed.simulator.clock import DAY_S, day_of, day_start
 from data_feed.simulator.patrol import RoundPlan
 from data_feed.simulator.world import Pending, World
@@ -217,8 +217,10 @@ def generate(world: World, start: int, end: int, positions_s: int | None = None,
 
 
 def write_window(connection: redis.Redis, window: Window, batch: int = 5000,
-                 stop: threading.Event | None = None, progress: bool | None = None) -> BackfillStats:
+                 stop: threading.Event | None = None, progress: bool | None = None,
+                 route: Route | None = None) -> BackfillStats:
     """XADD a planned window (pipelined) and return its statistics; stops early once ``stop`` is set.
+    ``route`` names each entry's stream (streams split by street), else the two default ones.
 
     A long window shows a progress bar (entries, rate, time left) on standard error when that is
     a terminal (``progress`` None), always (True) or never (False).
@@ -248,7 +250,8 @@ def write_window(connection: redis.Redis, window: Window, batch: int = 5000,
             bar.update(n % batch)
 
     try:
-        stats.written = publish_many(connection, counted(), batch=batch, positions_maxlen=POSITIONS_MAXLEN)
+        stats.written = publish_many(connection, counted(), batch=batch, positions_maxlen=POSITIONS_MAXLEN,
+                                     route=route)
     finally:
         if bar is not None:
             bar.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from data_feed.publish import publish_many
+from data_feed.publish import Route, publish_many
 from data_feed.simulator.backfill import plan_window, window_bounds, write_window
 from data_feed.simulator.live import LiveEngine, run_engine
 from data_feed.simulator.options import SimOptions
@@ -77,8 +77,9 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
 
 
 def run(options: SimOptions, connection: redis.Redis, reference_dir: Path,
-        stop: threading.Event | None = None) -> None:
-    """Write the reference files, then backfill and/or run live until ``stop`` is set (neither: files only)."""
+        stop: threading.Event | None = None, route: Route | None = None) -> None:
+    """Write the reference files, then backfill and/or run live until ``stop`` is set (neither: files only);
+    ``route`` names each entry's stream (streams split by street), else the two default ones."""
     stop = stop or threading.Event()
     if options.start is not None and options.live and options.backfill_days:
         log.info("simulator: --start given, so live mode starts now, not where the backfill ends")
@@ -96,7 +97,7 @@ def run(options: SimOptions, connection: redis.Redis, reference_dir: Path,
     if options.backfill_days:
         t0 = time.perf_counter()
         window = plan_window(world, start, end, keep_tail=options.live and options.start is None, now=now)
-        stats = write_window(connection, window, stop=stop)
+        stats = write_window(connection, window, stop=stop, route=route)
         if stop.is_set():
             if stats.written:
                 log.warning("simulator: stopped during the backfill after %s entries: the history is partial "
@@ -110,6 +111,6 @@ def run(options: SimOptions, connection: redis.Redis, reference_dir: Path,
         now = time.time()  # the backfill took a while: live mode catches up from its end
         engine = LiveEngine(world, tail.end if tail else int(now), tail)
         if tail is None:
-            publish_many(connection, engine.registrations())
+            publish_many(connection, engine.registrations(), route=route)
         log.info("simulator: live at %sx", options.speed)
-        run_engine(connection, engine, options.speed, stop, sim_start=now)
+        run_engine(connection, engine, options.speed, stop, sim_start=now, route=route)

@@ -14,7 +14,8 @@ from datetime import timedelta
 
 import redis
 
-from data_feed.publish import publish_many
+from data_feed.connection import describe
+from data_feed.publish import Route, publish_many
 from data_feed.simulator.backfill import POSITIONS_MAXLEN, Tail, render
 from data_feed.simulator.clock import day_of
 from data_feed.simulator.patrol import RoundPlan
@@ -103,7 +104,8 @@ class LiveEngine:
 
 def run_engine(connection: redis.Redis, engine: LiveEngine, speed: float, stop: threading.Event,
                sim_start: float | None = None, clock: Callable[[], float] = time.monotonic, *,
-               backoff_initial_s: float = BACKOFF_INITIAL_S, backoff_max_s: float = BACKOFF_MAX_S) -> int:
+               backoff_initial_s: float = BACKOFF_INITIAL_S, backoff_max_s: float = BACKOFF_MAX_S,
+               route: Route | None = None) -> int:
     """Write the engine's entries as simulated time passes (``speed``× real time) until ``stop``; return the count.
 
     Simulated time starts at ``sim_start`` (default: the engine's cursor); when that is later
@@ -120,13 +122,11 @@ def run_engine(connection: redis.Redis, engine: LiveEngine, speed: float, stop: 
         try:
             unsent.extend(engine.advance(target))
             if unsent:
-                written += publish_many(connection, unsent, positions_maxlen=POSITIONS_MAXLEN)
+                written += publish_many(connection, unsent, positions_maxlen=POSITIONS_MAXLEN, route=route)
                 unsent = []
             backoff = backoff_initial_s
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            kwargs = connection.connection_pool.connection_kwargs
-            address = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
-            log.warning("simulator: Redis at %s unavailable (%s: %s); retrying in %.1f s", address,
+            log.warning("simulator: Redis at %s unavailable (%s: %s); retrying in %.1f s", describe(connection),
                         type(exc).__name__, exc, backoff)
             stop.wait(backoff)
             backoff = min(backoff * 2, backoff_max_s)
