@@ -54,6 +54,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("client_cost"),
     Bench("push_viewers"),
     Bench("embed_viewers"),
+    Bench("scale_out"),
 )
 """Every benchmark the table reports, in the order of the issue's goals table."""
 
