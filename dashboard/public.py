@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
 
-from dashboard import openapi, public_views
+from dashboard import openapi, public_views, push_streams
 from dashboard.config import Config
 from dashboard.ratelimit import client_address, form_or_json
 from dashboard.runtime import EXTENSION_KEY, Runtime
@@ -144,7 +144,8 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
     @bp.before_request
     def _live_only() -> Any:
         if request.path.startswith("/api/v1/public/") and request.path != "/api/v1/public/query" \
-                and not _runtime().consumer.status.caught_up:
+                and not request.path.startswith(push_streams.PUBLIC_STREAM_PREFIX) \
+                and not _runtime().consumer.status.caught_up:  # a stream says "not live" itself
             response = _error(503, "the dashboard is still reading the stream history; retry shortly")
             response.headers["Retry-After"] = "2"
             return response
@@ -205,6 +206,21 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
             return _error(404, str(exc))
         body = _cache().get(("boundaries", street, lang), lambda: public_views.public_boundaries(runtime, street, lang))
         return _cacheable(body, 3600)
+
+    @bp.get(push_streams.PUBLIC_STREAM_PREFIX + "<view>")
+    # counts opens, not time: an open stream is never cut by it, a flood of opens is
+    @limiter.limit(config.push_open_rate_limit, key_func=lambda: "push-open:" + client_address())
+    def stream(view: str) -> Any:
+        """The live JSON of ``view`` (kpis, board, map) as server-sent events, shared by every viewer."""
+        if view not in push_streams.PUBLIC_VIEWS:
+            return _error(404, f"no stream {view[:40]!r}; streams: {', '.join(push_streams.PUBLIC_VIEWS)}")
+        runtime = _runtime()
+        try:
+            lang, street = _query(runtime)
+        except BadParam as exc:
+            return _error(404, str(exc))
+        hub = push_streams.hub_of(current_app)
+        return push_streams.sse_response(hub, push_streams.public_channel(hub, runtime, view, street, lang))
 
     @bp.get("/api/v1/openapi.json")
     def openapi_document() -> Any:
