@@ -180,6 +180,11 @@ class Hub:
             self._channels.move_to_end(key)
             return found
 
+    def channels(self) -> list[Channel]:
+        """The channels kept now (their current frames are everything the streams send)."""
+        with self._lock:
+            return list(self._channels.values())
+
     def full(self) -> bool:
         """True when this process holds ``max_streams`` streams (refuse the next one)."""
         return self.streams >= self.max_streams
