@@ -65,7 +65,8 @@ def report_settings(config: Config, reference: Reference) -> ReportSettings:
     return ReportSettings(
         lang=config.lang, tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         district_view=reference.district_view,
-        boundaries={level: reference.boundaries_geojson(level) for level in ("street", "community", "grid")})
+        boundaries={level: reference.boundaries_geojson(level) for level in ("street", "community", "grid")},
+        push_url=push_streams.LEADERS_STREAM_PATH)
 
 
 def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
