@@ -4,7 +4,7 @@ Usage: ``TMPDIR=/tmp python -m bench.embed_viewers [--viewers 1,100,300,1000] [-
 [--json PATH] [--quick]``. Starts a fresh embedded Redis with a backfill of the ``district``
 preset, serves the app with ``gunicorn -k gevent -w 2``, then for each viewer count in turn holds
 that many viewers from one asyncio loop (plain sockets, HTTP/1.0) on
-``/api/v1/public/stream/kpis?lang=zh``, which is what the embed's ``EventSource`` opens. Each
+``/api/v1/public/stream/tiles?lang=zh``, which is what the embed's ``EventSource`` opens. Each
 sample XADDs a ``case.reported`` and takes, for every viewer, the time from just before the XADD
 to the arrival of the first event whose district "accepted today" has grown. The first count
 (1 by default) is the baseline of the same run: the report gives p50/p95/max per count and the
@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.push_viewers import Viewer, candidates, iso_now, percentile, rss_mb, wait_ready
 
-PATH = "/api/v1/public/stream/kpis?lang=zh"
+PATH = "/api/v1/public/stream/tiles?lang=zh"
 GOAL_S = 0.100
 _ACCEPTED = re.compile(rb'"accepted":(\d+)')
 
@@ -44,38 +44,62 @@ class EmbedViewer(Viewer):
         self.seen: list[tuple[float, int]] = []
 
 
+class StreamReader(asyncio.Protocol):
+    """One viewer's connection: each event is stamped when its bytes arrive (as a browser would)."""
+
+    def __init__(self, viewer: EmbedViewer, closed: asyncio.Future[None]) -> None:
+        self.viewer = viewer
+        self.closed = closed
+        self.buffer = b""
+        self.headers_done = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(f"GET {PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        self.buffer += data
+        if not self.headers_done:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            if b" 200 " not in head.split(b"\r\n", 1)[0]:
+                self.viewer.error = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                self.transport.close()
+                return
+            self.headers_done, self.buffer = True, rest
+        *events, self.buffer = self.buffer.split(b"\n\n")
+        for event in events:
+            if b"data:" not in event or event.startswith(b"event: hb"):
+                continue
+            self.viewer.events += 1
+            self.viewer.bytes += len(event)
+            found = _ACCEPTED.search(event)  # the first "accepted" is the district's today
+            if found:
+                self.viewer.seen.append((now, int(found.group(1))))
+                self.viewer.live = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.viewer.error = self.viewer.error or (f"read: {exc}" if exc else "closed by the server")
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
 async def hold(port: int, viewer: EmbedViewer, stop: asyncio.Event) -> None:
     """Open one stream and read it until ``stop`` (or the server closes it)."""
+    loop = asyncio.get_running_loop()
+    closed: asyncio.Future[None] = loop.create_future()
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+        transport, _ = await loop.create_connection(lambda: StreamReader(viewer, closed), "127.0.0.1", port)
     except OSError as exc:
         viewer.error = f"connect: {exc}"
         return
-    writer.write(f"GET {PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
     try:
-        await writer.drain()
-        status = await reader.readline()
-        if b" 200 " not in status:
-            viewer.error = status.decode(errors="replace").strip()
-            return
-        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-            pass  # headers
-        while not stop.is_set():
-            line = await reader.readline()
-            if not line:
-                viewer.error = viewer.error or "closed by the server"
-                return
-            if line.startswith(b"data:"):
-                viewer.events += 1
-                viewer.bytes += len(line)
-                found = _ACCEPTED.search(line)  # the first "accepted" is the district's today
-                if found:
-                    viewer.seen.append((time.monotonic(), int(found.group(1))))
-                    viewer.live = True
-    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-        viewer.error = f"read: {exc}"
+        await asyncio.wait([closed, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        writer.close()
+        transport.close()
 
 
 async def round_of(n: int, port: int, conn: Any, samples: int, gap: float, pid: int,

@@ -93,7 +93,9 @@ def document() -> dict[str, Any]:
             "/api/v1/public/stream/{view}": _stream(
                 "the live JSON of /api/v1/public/{view}, pushed on every change", [
                     {"name": "view", "in": "path", "required": True,
-                     "schema": {"type": "string", "enum": ["kpis", "board", "map"]}}, _LANG, _STREET], public=True),
+                     "schema": {"type": "string", "enum": ["kpis", "tiles", "board", "map"]},
+                     "description": "tiles: kpis without the street table (unless street= is given)"},
+                    _LANG, _STREET], public=True),
             "/api/v1/stream/leaders": _stream("a version of the state whenever the leaders page's figures may "
                                               "have changed (at most every 3 s)", [], public=False),
             "/api/v1/public/query": {"post": {

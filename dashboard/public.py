@@ -223,7 +223,7 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
     # counts opens, not time: an open stream is never cut by it, a flood of opens is
     @limiter.limit(config.push_open_rate_limit, key_func=lambda: "push-open:" + client_address())
     def stream(view: str) -> Any:
-        """The live JSON of ``view`` (kpis, board, map) as server-sent events, shared by every viewer."""
+        """The live JSON of ``view`` (kpis, tiles, board, map) as server-sent events, shared by every viewer."""
         if view not in push_streams.PUBLIC_VIEWS:
             return _error(404, f"no stream {view[:40]!r}; streams: {', '.join(push_streams.PUBLIC_VIEWS)}")
         runtime = _runtime()

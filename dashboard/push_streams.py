@@ -1,6 +1,6 @@
 """The push streams of the public embeds and the leaders page (server-sent events on a :class:`Hub`).
 
-``/api/v1/public/stream/<view>?street=&lang=`` (public, ``view`` one of kpis, board, map) carries
+``/api/v1/public/stream/<view>?street=&lang=`` (public, ``view`` one of kpis, tiles, board, map) carries
 the same JSON as ``/api/v1/public/<view>``, built once per change of the state (cases, patrol
 inspections, the clock's 10-second step) per (view, street, language) and shared by every viewer.
 Until the history is read it sends only ``hb`` heartbeats with data ``0`` (no partial figures).
@@ -34,6 +34,7 @@ LEADERS_STREAM_PATH = "/api/v1/stream/leaders"
 
 PUBLIC_VIEWS: dict[str, Callable[[Runtime, float, str | None, str], dict[str, Any]]] = {
     "kpis": public_views.public_kpis,
+    "tiles": public_views.public_tiles,  # the KPI embed's: no street table, a seventh of the bytes
     "board": public_views.public_board,
     "map": lambda runtime, now, street, _lang: public_views.public_map(runtime, now, street),
 }

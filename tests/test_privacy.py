@@ -66,7 +66,7 @@ def test_no_personal_data_in_any_public_output(redis_conn: redis.Redis, redis_ur
             "/api/v1/cases/P1", "/api/v1/cases/P2", "/api/v1/checkpoints/cp1/cases", "/case/P1",
             "/api/v1/patrol?period=all")]
         streamed = [_first_event(client, f"/api/v1/public/stream/{view}?lang={lang}")
-                    for view in ("kpis", "board", "map") for lang in ("zh", "en")]
+                    for view in ("kpis", "tiles", "board", "map") for lang in ("zh", "en")]
         assert all(streamed) and not any("warden" in text for text in streamed)  # the push: figures only
         outputs += streamed
         for lang in ("zh", "en"):

@@ -101,6 +101,11 @@ def test_bad_views_and_streets_are_404_and_the_cap_is_a_503(app: Any) -> None:
     client = app.server.test_client()
     assert client.get("/api/v1/public/stream/query").status_code == 404
     assert client.get("/api/v1/public/stream/kpis?street=nowhere").status_code == 404
+    tiles = client.get("/api/v1/public/stream/tiles", buffered=False)  # the KPI embed's: no street table
+    body = json.loads(next(events_of(tiles, time.monotonic() + 10))[2])
+    tiles.close()
+    whole = client.get("/api/v1/public/kpis").get_json()
+    assert body["streets"] == [] and whole["streets"] and body == {**whole, "streets": []}
     opened = [client.get(f"/api/v1/public/stream/{v}", buffered=False) for v in ("kpis", "board", "map")]
     for response in opened:
         next(iter(response.response))  # the stream counts from its first chunk

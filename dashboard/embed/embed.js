@@ -72,7 +72,7 @@
 
   /* the push; after cfg.push_failures failed connections in a row, the poll (and the push again later) */
   function live(view, render) {
-    var json = "/api/v1/public/" + view + qs();
+    var json = "/api/v1/public/" + (view === "tiles" ? "kpis" : view) + qs();  // the poll: the whole JSON
     setInterval(showLive, 1000);
     if (!window.EventSource) { poller(json, render); return; }
     var source = null, failures = 0, fallback = null;
@@ -273,7 +273,7 @@
     });
   }
 
-  if (cfg.widget === "kpis") { live("kpis", renderKpis); }
+  if (cfg.widget === "kpis") { live("tiles", renderKpis); }
   else if (cfg.widget === "streets") { live("kpis", renderStreets); }
   else if (cfg.widget === "board") { live("board", renderBoard); }
   else if (cfg.widget === "query") { badge.hidden = true; setupQuery(); }

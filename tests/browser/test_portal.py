@@ -171,7 +171,8 @@ def test_portal_embeds_live_widgets_without_personal_data(
 
     # nothing the public pages received, nor the log, holds a description or a phone number
     paths = {p.split("?")[0] for p, _ in recorder.bodies}
-    assert {"/api/v1/public/stream/kpis", "/api/v1/public/stream/board", "/api/v1/public/stream/map",
+    assert {"/api/v1/public/stream/tiles", "/api/v1/public/stream/kpis", "/api/v1/public/stream/board",
+            "/api/v1/public/stream/map",
             "/api/v1/public/query", "/api/v1/public/boundaries", "/embed/kpis"} <= paths
     frames = [c.frame.text for c in hub_of(served.app.server).channels() if c.frame is not None]
     assert len(frames) >= 3

@@ -73,7 +73,7 @@ def test_an_embed_updates_from_the_push_and_says_not_live_when_the_server_stops(
     until(browser, lambda d: _embed(d)["accepted"] == str(before + 1), 10, "the embed did not update")
     took = time.monotonic() - sent
     assert took < 2.5, f"{took:.1f} s: as slow as the 5 s poll"
-    assert "/api/v1/public/stream/kpis" in asked.paths
+    assert "/api/v1/public/stream/tiles" in asked.paths
     assert "/api/v1/public/kpis" not in asked.paths  # drawn and updated by the push alone
     assert not _embed(browser)["stale"]
 
@@ -99,7 +99,7 @@ def test_an_embed_without_eventsource_polls(served: Served, browser: Any, redis_
     before = int(_embed(browser)["accepted"])
     _case(redis_conn, "POLLLIVE1")
     until(browser, lambda d: _embed(d)["accepted"] == str(before + 1), 20, "the polling embed did not update")
-    assert "/api/v1/public/kpis" in asked.paths and "/api/v1/public/stream/kpis" not in asked.paths
+    assert "/api/v1/public/kpis" in asked.paths and not any("/stream/" in p for p in asked.paths)
 
 
 def test_the_leaders_figures_follow_the_push(served: Served, browser: Any, redis_conn: redis.Redis) -> None:
