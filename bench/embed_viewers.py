@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -148,52 +150,57 @@ async def round_of(n: int, port: int, conn: Any, samples: int, gap: float, pid: 
             "events": sum(v.events for v in viewers), "bytes": sum(v.bytes for v in viewers)}
 
 
-def serve(args: argparse.Namespace, conn: Any, work: Path) -> tuple[subprocess.Popen[bytes], int, Any]:
-    """gunicorn -k gevent with the app on the bench's Redis (access off: the embeds are public anyway)."""
+@contextlib.contextmanager
+def gunicorn(args: argparse.Namespace, conn: Any, work: Path) -> Iterator[tuple[int, int]]:
+    """``(port, pid)`` of gunicorn -k gevent serving the app on the bench's Redis, stopped on exit.
+
+    Access is off (the embeds are public anyway); one address opens every viewer here, where a
+    portal's visitors come from many, so the per-address open limit is lifted.
+    """
     from tests.helpers import free_port
 
     port = free_port()
     env = dict(os.environ, GRID_AUTH="off", GRID_REDIS_URL=f"unix://{conn.socket_file}",
                GRID_REFERENCE_DIR=str(work / "ref"), GRID_DATA_DIR=str(work / "var"),
-               # one address opens every viewer here; a portal's visitors come from many
                GRID_PUSH_OPEN_RATE_LIMIT="100000/minute", GRID_PUSH_MAX_STREAMS="4000")
     cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(args.workers), "--worker-connections",
            "4000", "--backlog", "4096", "--graceful-timeout", "3", "--timeout", "120", "-b", f"127.0.0.1:{port}",
            "dashboard.wsgi:server"]
     print("gunicorn " + " ".join(cmd[3:]), flush=True)
-    log = open(work / "gunicorn.log", "w")  # noqa: SIM115  # closed by the caller
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log), port, log
+    with open(work / "gunicorn.log", "w") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            wait_ready(port, 300)
+            yield port, proc.pid
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One printed line of a viewer count's result."""
+    lat = result["latencies"]
+    text = f"{result['viewers']:>5} viewers: {result['live']} live after {result['connected_s']:.1f} s"
+    if lat:
+        text += (f"; p50/p95/max {statistics.median(lat) * 1000:.0f}/{percentile(lat, 0.95) * 1000:.0f}/"
+                 f"{max(lat) * 1000:.0f} ms over {len(lat)} latencies")
+    text += (f", {result['missed']} missed; gunicorn RSS {result['rss_mb']:.0f} MB; "
+             f"{result['bytes'] / max(1, result['events']):.0f} B/event")
+    return text + (f"; {result['n_errors']} errors, e.g. {result['errors']}" if result["n_errors"] else "")
 
 
 def run(args: argparse.Namespace, conn: Any, work: Path) -> list[dict[str, Any]]:
     """Every viewer count against one gunicorn."""
-    proc, port, log = serve(args, conn, work)
     results = []
-    try:
-        wait_ready(port, 300)
+    with gunicorn(args, conn, work) as (port, pid):
         points = candidates(port)
         for n in [int(x) for x in args.viewers.split(",")]:
-            result = asyncio.run(round_of(n, port, conn, args.samples, args.gap, proc.pid, points))
-            results.append(result)
-            lat = result["latencies"]
-            line = (f"{n:>5} viewers: {result['live']} live after {result['connected_s']:.1f} s; "
-                    f"{len(lat)} latencies, {result['missed']} missed")
-            if lat:
-                line += (f"; p50 {statistics.median(lat) * 1000:.0f} ms, p95 {percentile(lat, 0.95) * 1000:.0f} ms,"
-                         f" max {max(lat) * 1000:.0f} ms")
-            per_event = result["bytes"] / max(1, result["events"])
-            line += f"; gunicorn RSS {result['rss_mb']:.0f} MB; {per_event:.0f} B/event"
-            if result["n_errors"]:
-                line += f"; {result['n_errors']} errors, e.g. {result['errors']}"
-            print(line, flush=True)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            results.append(asyncio.run(round_of(n, port, conn, args.samples, args.gap, pid, points)))
+            print(describe(results[-1]), flush=True)
     return results
 
 
