@@ -79,8 +79,8 @@ class Channel:
         self._event = event
         self.min_interval_s = min_interval_s
         self.tick_s = tick_s
-        self.updated = ChangeSignal()
-        """Bumped each time :attr:`frame` changes (and closed when the source closes)."""
+        self._wake = threading.Event()
+        self._closed = False
         self._lock = threading.Lock()
         self._built_version: Hashable = None
         self._built = False
@@ -95,6 +95,20 @@ class Channel:
     def frame(self) -> Frame | None:
         """The current event (None: nothing live yet)."""
         return self._frame
+
+    @property
+    def wake(self) -> threading.Event:
+        """Set when :attr:`frame` next changes or the channel closes (take it before reading the frame).
+
+        One event per frame, replaced at each change: a change wakes every subscriber at once
+        (cheaper under gevent than each reacquiring a shared condition's lock).
+        """
+        return self._wake
+
+    @property
+    def closed(self) -> bool:
+        """True once the source closed (the runtime stopped): every stream ends."""
+        return self._closed
 
     @property
     def subscribers(self) -> int:
@@ -116,8 +130,12 @@ class Channel:
         if frame == self._frame:
             return False
         self._frame = frame
-        self.updated.notify()
+        self._wake_all()
         return True
+
+    def _wake_all(self) -> None:
+        woken, self._wake = self._wake, threading.Event()
+        woken.set()
 
     def subscribe(self) -> None:
         """Count one more stream; start the pump if it is not running."""
@@ -127,7 +145,7 @@ class Channel:
                 return
             self._pumping = True
             self._built, self._frame = False, None  # built while nobody watched: may be old
-            self.updated.reopen()
+            self._closed = False
         threading.Thread(target=self._pump, name="push-channel", daemon=True).start()
 
     def unsubscribe(self) -> None:
@@ -149,7 +167,8 @@ class Channel:
             with self._lock:
                 self._pumping = False
             if self.source.closed:
-                self.updated.close()
+                self._closed = True
+                self._wake_all()
 
 
 class Hub:
@@ -201,8 +220,8 @@ class Hub:
             yield f"retry: {self.retry_ms}\n\n"
             sent = last_id or None
             wrote = time.monotonic()
-            while not channel.updated.closed and not self.source.closed:
-                seen = channel.updated.version
+            while not channel.closed and not self.source.closed:
+                wake = channel.wake
                 frame = channel.frame
                 if frame is not None and frame.id != sent:
                     yield frame.text
@@ -210,7 +229,7 @@ class Hub:
                 elif time.monotonic() - wrote >= self.heartbeat_s:
                     yield HEARTBEAT_LIVE if frame is not None else HEARTBEAT_WAITING
                     wrote = time.monotonic()
-                channel.updated.wait(seen, max(0.05, self.heartbeat_s - (time.monotonic() - wrote)))
+                wake.wait(max(0.05, self.heartbeat_s - (time.monotonic() - wrote)))
         finally:
             channel.unsubscribe()
             with self._lock:
