@@ -19,6 +19,7 @@ when a payload is live, ``0`` while the history is still being read) go at least
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +27,8 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 
 from data_feed.changes import ChangeSignal
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT_S = 2.0
 """A stream writes at least this often (an event or a heartbeat)."""
@@ -154,21 +157,20 @@ class Channel:
             self._subscribers -= 1
 
     def _pump(self) -> None:
-        try:
-            while not self.source.closed:
-                with self._lock:
-                    if self._subscribers <= 0:
-                        self._pumping = False
-                        return
-                seen = self.source.version
+        while True:
+            with self._lock:  # the decision to stop and a new subscriber's check cannot interleave
+                if self._subscribers <= 0 or self.source.closed:
+                    self._pumping = False
+                    if self.source.closed:
+                        self._closed = True
+                        self._wake_all()
+                    return
+            seen = self.source.version
+            try:
                 self.refresh()
-                self.source.wait(seen, self.tick_s)
-        finally:
-            with self._lock:
-                self._pumping = False
-            if self.source.closed:
-                self._closed = True
-                self._wake_all()
+            except Exception:  # a view that fails to build must not end the channel: retry next tick
+                log.exception("push channel: building the payload failed")
+            self.source.wait(seen, self.tick_s)
 
 
 class Hub:

@@ -169,3 +169,23 @@ def test_channels_are_bounded_and_idle_ones_go_first() -> None:
     made = [hub.channel(i, lambda: Channel(signal, lambda: 0, lambda: "{}")) for i in range(5)]
     assert hub.channel(4, lambda: Channel(signal, lambda: 0, lambda: "{}")) is made[4]
     assert hub.channel(0, lambda: Channel(signal, lambda: 0, lambda: "{}")) is not made[0]
+
+
+def test_a_build_that_fails_does_not_end_the_channel() -> None:
+    view = View()
+    calls = {"n": 0}
+
+    def flaky() -> str | None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a view failed to build")
+        return view.build()
+
+    signal = ChangeSignal()
+    hub = Hub(signal, heartbeat_s=5)
+    channel = hub.channel("f", lambda: Channel(signal, lambda: view.version, flaky, tick_s=0.05))
+    stream = hub.stream(channel, None)
+    next(stream)
+    assert _data(next(stream)) == '{"n":0}'  # built again at the next tick
+    stream.close()
+    signal.close()
