@@ -4,7 +4,7 @@ A :class:`Channel` is one view of the state (say the public KPIs of one street i
 One pump per channel wakes on the runtime's :class:`~data_feed.changes.ChangeSignal` (the consumer
 bumps it when it applies a batch) and at least every ``tick_s`` (views that follow the clock),
 asks the channel's ``version()`` (cheap) and only when it moved calls ``build()`` (the JSON, once),
-then wakes the channel's subscribers, who all write the same encoded text. A batch that does not
+then wakes the channel's subscribers, who all write the same encoded bytes. A batch that does not
 change the view (warden positions, for the KPIs) wakes the pump, not the viewers.
 
 Every event's ``id:`` is a digest of its data, so it means the same in every worker and after a
@@ -45,19 +45,19 @@ DEFAULT_MAX_STREAMS = 1500
 DEFAULT_MAX_CHANNELS = 256
 """Channels kept per hub (view × street × language); the least recently used idle one goes first."""
 
-HEARTBEAT_LIVE = "event: hb\ndata: 1\n\n"
+HEARTBEAT_LIVE = b"event: hb\ndata: 1\n\n"
 """The heartbeat while the channel has a live payload."""
 
-HEARTBEAT_WAITING = "event: hb\ndata: 0\n\n"
+HEARTBEAT_WAITING = b"event: hb\ndata: 0\n\n"
 """The heartbeat while there is nothing live to send (the history is still being read)."""
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One encoded event: its id (a digest of its data) and the SSE text every viewer is sent."""
+    """One encoded event: its id (a digest of its data) and the SSE bytes every viewer is sent."""
 
     id: str
-    text: str
+    body: bytes
 
 
 def encode_frame(data: str, event: str | None = None) -> Frame:
@@ -66,7 +66,7 @@ def encode_frame(data: str, event: str | None = None) -> Frame:
         raise ValueError("an SSE data line must not contain a line break; send compact JSON")
     event_id = hashlib.blake2b(data.encode(), digest_size=9).hexdigest()
     head = f"event: {event}\n" if event else ""
-    return Frame(event_id, f"id: {event_id}\n{head}data: {data}\n\n")
+    return Frame(event_id, f"id: {event_id}\n{head}data: {data}\n\n".encode())
 
 
 class Channel:
@@ -210,7 +210,7 @@ class Hub:
         """True when this process holds ``max_streams`` streams (refuse the next one)."""
         return self.streams >= self.max_streams
 
-    def stream(self, channel: Channel, last_id: str | None) -> Iterator[str]:
+    def stream(self, channel: Channel, last_id: str | None) -> Iterator[bytes]:
         """The SSE text of one viewer on ``channel``, until the source closes or the viewer leaves.
 
         The stream counts (and the channel's pump runs) from its first chunk to its close.
@@ -219,14 +219,14 @@ class Hub:
             self.streams += 1
         channel.subscribe()
         try:
-            yield f"retry: {self.retry_ms}\n\n"
+            yield f"retry: {self.retry_ms}\n\n".encode()
             sent = last_id or None
             wrote = time.monotonic()
             while not channel.closed and not self.source.closed:
                 wake = channel.wake
                 frame = channel.frame
                 if frame is not None and frame.id != sent:
-                    yield frame.text
+                    yield frame.body  # the same bytes object for every viewer
                     sent, wrote = frame.id, time.monotonic()
                 elif time.monotonic() - wrote >= self.heartbeat_s:
                     yield HEARTBEAT_LIVE if frame is not None else HEARTBEAT_WAITING

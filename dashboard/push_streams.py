@@ -100,7 +100,9 @@ def sse_response(hub: Hub, channel: Channel) -> Response:
         return response
     last_id = request.headers.get("Last-Event-ID") or request.args.get("last_id")
     # no request context kept: the stream needs none, and it may stay open for hours
-    response = Response(hub.stream(channel, last_id), mimetype="text/event-stream")
+    # bytes as they are (direct passthrough): no per-viewer encoding layer; never compressed
+    # (text/event-stream is not in Flask-Compress's COMPRESS_MIMETYPES: it would hold events back)
+    response = Response(hub.stream(channel, last_id), mimetype="text/event-stream", direct_passthrough=True)
     response.headers["Cache-Control"] = "no-cache, no-store"
     response.headers["X-Accel-Buffering"] = "no"  # a reverse proxy must pass each event on at once
     return response

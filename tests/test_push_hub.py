@@ -35,11 +35,11 @@ def _hub(view: View, **kwargs: float) -> tuple[Hub, Channel, ChangeSignal]:
     return hub, channel, signal
 
 
-def _data(chunk: str) -> str:
-    return next(line[6:] for line in chunk.splitlines() if line.startswith("data: "))
+def _data(chunk: bytes) -> str:
+    return next(line[6:] for line in chunk.decode().splitlines() if line.startswith("data: "))
 
 
-def _reader(stream: Iterator[str], into: list[str]) -> threading.Thread:
+def _reader(stream: Iterator[bytes], into: list[bytes]) -> threading.Thread:
     thread = threading.Thread(target=lambda: into.extend(stream), daemon=True)
     thread.start()
     return thread
@@ -48,7 +48,7 @@ def _reader(stream: Iterator[str], into: list[str]) -> threading.Thread:
 def test_frame_id_is_a_digest_of_its_data_and_data_stays_on_one_line() -> None:
     a, b = encode_frame('{"x":1}'), encode_frame('{"x":1}', event="kpis")
     assert a.id == b.id and a.id != encode_frame('{"x":2}').id
-    assert a.text == f'id: {a.id}\ndata: {{"x":1}}\n\n' and "event: kpis\n" in b.text
+    assert a.body == f'id: {a.id}\ndata: {{"x":1}}\n\n'.encode() and b"event: kpis\n" in b.body
     with pytest.raises(ValueError):
         encode_frame('{"x":\n1}')
 
@@ -56,7 +56,7 @@ def test_frame_id_is_a_digest_of_its_data_and_data_stays_on_one_line() -> None:
 def test_many_subscribers_share_one_build_per_version() -> None:
     view = View()
     hub, channel, signal = _hub(view, heartbeat_s=5)
-    received: list[list[str]] = [[] for _ in range(50)]
+    received: list[list[bytes]] = [[] for _ in range(50)]
     threads = [_reader(hub.stream(channel, None), got) for got in received]
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not all(len(got) >= 2 for got in received):
@@ -72,7 +72,7 @@ def test_many_subscribers_share_one_build_per_version() -> None:
     time.sleep(0.3)
     assert view.builds == 4 == channel.builds  # the first picture and three changes, for 50 viewers
     for got in received:
-        assert got[0].startswith("retry: ")
+        assert got[0].startswith(b"retry: ")
         assert [_data(c) for c in got[1:]] == ['{"n":0}', '{"n":1}', '{"n":2}', '{"n":3}']
     signal.close()
     for thread in threads:
@@ -85,10 +85,10 @@ def test_resume_by_id_sends_nothing_when_current_and_the_payload_otherwise() -> 
     view = View()
     hub, channel, signal = _hub(view)
     first = hub.stream(channel, None)
-    assert next(first).startswith("retry: ")
+    assert next(first).startswith(b"retry: ")
     event = next(first)
-    current = event.splitlines()[0][4:]
-    assert event.startswith("id: ")
+    current = event.decode().splitlines()[0][4:]
+    assert event.startswith(b"id: ")
     # a browser that reconnects holding the latest event: heartbeats only (after heartbeat_s)
     again = hub.stream(channel, current)
     next(again)
@@ -124,7 +124,7 @@ def test_throttle_builds_at_most_once_per_interval_and_catches_up_after() -> Non
     hub = Hub(signal, heartbeat_s=5)
     channel = hub.channel("t", lambda: Channel(signal, lambda: view.version, view.build, min_interval_s=0.5,
                                                tick_s=0.05))
-    got: list[str] = []
+    got: list[bytes] = []
     thread = _reader(hub.stream(channel, None), got)
     t0 = time.monotonic()
     while len(got) < 2 and time.monotonic() - t0 < 3:
