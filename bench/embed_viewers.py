@@ -33,7 +33,7 @@ from typing import Any
 
 from bench.push_viewers import Viewer, candidates, iso_now, percentile, rss_mb, wait_ready
 
-PATH = "/api/v1/public/stream/tiles?lang=zh"
+STREAM = "/api/v1/public/stream/{view}?lang=zh"
 GOAL_S = 0.100
 _ACCEPTED = re.compile(rb'"accepted":(\d+)')
 
@@ -49,15 +49,16 @@ class EmbedViewer(Viewer):
 class StreamReader(asyncio.Protocol):
     """One viewer's connection: each event is stamped when its bytes arrive (as a browser would)."""
 
-    def __init__(self, viewer: EmbedViewer, closed: asyncio.Future[None]) -> None:
+    def __init__(self, viewer: EmbedViewer, closed: asyncio.Future[None], path: str) -> None:
         self.viewer = viewer
+        self.path = path
         self.closed = closed
         self.buffer = b""
         self.headers_done = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        transport.write(f"GET {PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+        transport.write(f"GET {self.path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
@@ -89,12 +90,12 @@ class StreamReader(asyncio.Protocol):
             self.closed.set_result(None)
 
 
-async def hold(port: int, viewer: EmbedViewer, stop: asyncio.Event) -> None:
+async def hold(port: int, viewer: EmbedViewer, stop: asyncio.Event, path: str) -> None:
     """Open one stream and read it until ``stop`` (or the server closes it)."""
     loop = asyncio.get_running_loop()
     closed: asyncio.Future[None] = loop.create_future()
     try:
-        transport, _ = await loop.create_connection(lambda: StreamReader(viewer, closed), "127.0.0.1", port)
+        transport, _ = await loop.create_connection(lambda: StreamReader(viewer, closed, path), "127.0.0.1", port)
     except OSError as exc:
         viewer.error = f"connect: {exc}"
         return
@@ -105,7 +106,7 @@ async def hold(port: int, viewer: EmbedViewer, stop: asyncio.Event) -> None:
 
 
 async def round_of(n: int, port: int, conn: Any, samples: int, gap: float, pid: int,
-                   points: list[dict[str, Any]]) -> dict[str, Any]:
+                   points: list[dict[str, Any]], path: str) -> dict[str, Any]:
     """Open ``n`` viewers, take ``samples`` XADD -> event latencies per viewer, close them."""
     from data_feed.publish import publish
 
@@ -114,7 +115,7 @@ async def round_of(n: int, port: int, conn: Any, samples: int, gap: float, pid: 
     t0 = time.monotonic()
     tasks = []
     for start in range(0, n, 50):  # in waves: a burst of 1,000 SYNs overflows the listen backlog
-        tasks += [asyncio.create_task(hold(port, v, stop)) for v in viewers[start:start + 50]]
+        tasks += [asyncio.create_task(hold(port, v, stop, path)) for v in viewers[start:start + 50]]
         await asyncio.sleep(0.05)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and sum(v.live or v.error is not None for v in viewers) < n:
@@ -199,7 +200,8 @@ def run(args: argparse.Namespace, conn: Any, work: Path) -> list[dict[str, Any]]
     with gunicorn(args, conn, work) as (port, pid):
         points = candidates(port)
         for n in [int(x) for x in args.viewers.split(",")]:
-            results.append(asyncio.run(round_of(n, port, conn, args.samples, args.gap, pid, points)))
+            results.append(asyncio.run(round_of(n, port, conn, args.samples, args.gap, pid, points,
+                                                STREAM.format(view=args.view))))
             print(describe(results[-1]), flush=True)
     return results
 
@@ -239,6 +241,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--days", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--view", default="tiles", choices=("tiles", "kpis"),
+                        help="tiles: what /embed/kpis opens; kpis: the whole KPI JSON (with the street table)")
     parser.add_argument("--json", type=Path, help="write the machine-readable results here")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,100,300 viewers, 4 samples, 0.2 days")
     args = parser.parse_args()
