@@ -150,3 +150,20 @@ def test_the_leaders_stream_moves_with_the_cases(app: Any, redis_conn: redis.Red
     _, _, data = next(e for e in events if e[0] != "hb")
     assert json.loads(data)["version"] != version
     response.close()
+
+
+def test_the_leaders_page_refreshes_only_periods_that_reach_today() -> None:
+    from zoneinfo import ZoneInfo
+
+    from callbacks.leaders import depends_on_now
+    from dashboard.periods import parse_period
+
+    tz = ZoneInfo("Asia/Shanghai")
+    now = time.time()
+    for name in ("today", "7d", "30d", "month", "last_month", "all"):  # relative: they follow the calendar
+        assert depends_on_now(parse_period(name, None, None, now, tz).as_dict(), now, tz), name
+    past = parse_period(None, "2024-01-01", "2024-01-31", now, tz).as_dict()
+    assert not depends_on_now(past, now, tz)  # a custom period that ended: nothing moves it
+    assert depends_on_now(parse_period(None, "2024-01-01", None, now, tz).as_dict(), now, tz)
+    today = parse_period("today", None, None, now, tz)
+    assert depends_on_now(parse_period(None, "2024-01-01", str(today.end), now, tz).as_dict(), now, tz)
