@@ -206,15 +206,16 @@ def run(args: argparse.Namespace, conn: Any, work: Path) -> list[dict[str, Any]]
     return results
 
 
-def rows_of(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def rows_of(results: list[dict[str, Any]], view: str = "tiles") -> list[dict[str, Any]]:
     """The machine-readable rows: p95 per count against the goal, with the same-run baseline ratio."""
     base = results[0] if results and results[0]["latencies"] else None
     b95 = percentile(base["latencies"], 0.95) if base else None
+    what = "/embed/kpis push event" if view == "tiles" else f"stream/{view} event"
     rows = []
     for r in results:
         lat = r["latencies"]
         if not lat:
-            rows.append({"measure": f"XADD -> /embed/kpis push event, p95, {r['viewers']} viewers",
+            rows.append({"measure": f"XADD -> {what}, p95, {r['viewers']} viewers",
                          "goal": "<= 100 ms", "value": "no latency measured", "met": False,
                          "detail": f"{r['live']} of {r['viewers']} viewers live; errors {r['errors']}"})
             continue
@@ -227,7 +228,7 @@ def rows_of(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             f"{(p95 - GOAL_S) * 1000:.0f} ms over the goal" if p95 > GOAL_S else "") + (
             f"; {r['missed']} samples missed, {r['viewers'] - r['live']} viewers never live"
             if r["missed"] or r["live"] != r["viewers"] else "")
-        rows.append({"measure": f"XADD -> /embed/kpis push event, p95, {r['viewers']} viewers",
+        rows.append({"measure": f"XADD -> {what}, p95, {r['viewers']} viewers",
                      "goal": "<= 100 ms", "value": value, "met": met, "detail": detail.strip("; ")})
     return rows
 
@@ -265,7 +266,7 @@ def main() -> int:
     finally:
         conn.shutdown(nosave=True)
         shutil.rmtree(work, ignore_errors=True)
-    rows = rows_of(results)
+    rows = rows_of(results, args.view)
     print()
     for row in rows:
         print(f"{row['measure']}: {row['value']} -> {'PASS' if row['met'] else 'FAIL'} (goal {row['goal']})")
