@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
 import dash
 import plotly.graph_objects as go
-from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from plotly.subplots import make_subplots
 
 from dashboard import reports
-from dashboard.periods import PeriodError
+from dashboard.periods import PeriodError, district_day
 from dashboard.runtime import Runtime
 from dashboard.scope import ScopeError, parse_scope
 from dashboard.tallies import CHANNELS
@@ -63,6 +64,18 @@ def register(app: dash.Dash, runtime: Runtime) -> None:
         return "?" + urlencode(args), "period-range" + ("" if period == "custom" else " hidden")
 
     register_sections(app, runtime)
+    app.clientside_callback(
+        ClientsideFunction("report", "leadersLive"),
+        Output(ids.LEADERS_LIVE, "data"),
+        Input(ids.LEADERS_PUSH, "data"),
+    )
+
+
+def depends_on_now(scope: dict[str, Any], now: float, tz: ZoneInfo) -> bool:
+    """True if the scope's figures can move with new events or the clock: a relative period (today,
+    7d, …, which follows the calendar) or dates reaching today."""
+    end = scope.get("to")
+    return scope.get("label") != "custom" or not end or str(end) >= district_day(now, tz).isoformat()
 
 
 def register_sections(app: dash.Dash, runtime: Runtime) -> None:
@@ -85,20 +98,23 @@ def register_sections(app: dash.Dash, runtime: Runtime) -> None:
         Output(ids.EXPORT_CSV, "href"),
         Output({"type": ids.EXPORT, "table": ALL, "format": ALL}, "href"),
         Input(ids.SCOPE, "data"),
-        Input(ids.LEADERS_REFRESH, "n_intervals"),
+        Input(ids.LEADERS_LIVE, "data"),
         State({"type": ids.EXPORT, "table": ALL, "format": ALL}, "id"),
     )
-    def fill(data: dict[str, Any] | None, _refresh: int | None,
+    def fill(data: dict[str, Any] | None, _live: str | None,
              export_ids: list[dict[str, str]]) -> tuple[Any, ...]:
-        """Every section of the page for one scope."""
+        """Every section of the page for one scope (again when the push says the state changed)."""
         if not data:
             raise PreventUpdate
+        if dash.ctx.triggered_id == ids.LEADERS_LIVE and not data.get("error") \
+                and not depends_on_now(data, runtime.now(), runtime.config.tz):
+            raise PreventUpdate  # a period that ended before today: nothing the push brings moves it
         lang = data.get("lang") or runtime.config.lang
         if data.get("error"):
             error = html.Div(t("error.scope", lang, error=data["error"]), className="report-error")
             return (error, [], [], {}, "", [], [], None, {}, [], [], [], [], "#", ["#"] * len(export_ids))
         # parsed again from the query, not read from the store: a relative period (7d, 30d, …)
-        # follows the clock on each minute's refresh, across midnight too
+        # follows the clock (the push's version moves each minute), across midnight too
         args = dict(parse_qsl(data["query"].lstrip("?")))
         scope = parse_scope(args, runtime.reference, runtime.now(), runtime.config.tz)
         now = runtime.now()

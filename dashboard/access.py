@@ -57,6 +57,7 @@ API_RULES: Mapping[str, frozenset[Role]] = {
     "/api/v1/stream/wall": WALL,  # the wall's push (GRID_PUSH=sse): what its tick would send
     "/api/v1/checkpoints": WALL | {Role.DEPARTMENT},
     "/metrics": WALL,
+    "/api/v1/stream/leaders": INTERNAL,  # the leaders page's push: leaders and administrators, as the page
 }
 """Internal JSON endpoints open to more than leaders and administrators (a department's
 answers hold only its subscribed categories)."""

@@ -15,7 +15,7 @@ from flask import Response, has_request_context, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard import access, http, metrics, security, wall_push
+from dashboard import access, http, metrics, push_streams, security, wall_push
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
 from dashboard.export import bp as export_blueprint
@@ -23,6 +23,7 @@ from dashboard.login import login_blueprint, login_page
 from dashboard.pages import match
 from dashboard.public import CACHE_KEY, public_blueprint
 from dashboard.public_views import PublicCache
+from dashboard.push_hub import Hub
 from dashboard.ratelimit import build_limiter
 from dashboard.reference import Reference, load_reference
 from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
@@ -64,7 +65,8 @@ def report_settings(config: Config, reference: Reference) -> ReportSettings:
     return ReportSettings(
         lang=config.lang, tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         district_view=reference.district_view,
-        boundaries={level: reference.boundaries_geojson(level) for level in ("street", "community", "grid")})
+        boundaries={level: reference.boundaries_geojson(level) for level in ("street", "community", "grid")},
+        push_url=push_streams.LEADERS_STREAM_PATH)
 
 
 def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
@@ -148,9 +150,11 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     directory = access.load_directory(cfg) if cfg.auth else access.Directory()
     limiter = build_limiter(server, conn, cfg.redis_url)
     server.extensions[CACHE_KEY] = PublicCache()
+    server.extensions[push_streams.HUB_EXTENSION_KEY] = Hub(runtime.changes, max_streams=cfg.push_max_streams)
     server.register_blueprint(api_blueprint)
     server.register_blueprint(export_blueprint)
     server.register_blueprint(public_blueprint(cfg, limiter))
+    server.register_blueprint(push_streams.leaders_blueprint())
     server.register_blueprint(login_blueprint(cfg, directory, limiter))
     http.install(app)
     pages = page_layouts(cfg, reference)

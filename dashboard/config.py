@@ -66,6 +66,8 @@ DEFAULTS: dict[str, Any] = {
     "TRACK_DAYS": 3,
     "TRACK_INTERVAL_S": 60,
     "SNAPSHOT_INTERVAL_S": 300,
+    "PUSH_MAX_STREAMS": 1500,
+    "PUSH_OPEN_RATE_LIMIT": "60/minute",
 }
 """Every setting with its default; ``GRID_<NAME>`` in the environment overrides it."""
 
@@ -125,6 +127,10 @@ class Config:
     stream_shards: str = ""
     """``""``: one positions and one events stream; ``street``: also one of each per street
     (``grid:{<street_id>}:events``), e.g. to spread a city over Redis Cluster shards."""
+    push_max_streams: int = 1500
+    """Push streams (public embeds, leaders page) one process holds at once; more get 503."""
+    push_open_rate_limit: str = "60/minute"
+    """How often one client address may open a public push stream (an open stream is never cut)."""
 
 
 def _number(raw: Mapping[str, Any], name: str, kind: type, lo: float, hi: float | None = None) -> Any:
@@ -338,4 +344,6 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         track_interval_s=_number(raw, "TRACK_INTERVAL_S", float, 1, 3600),
         snapshot_interval_s=_snapshot_interval(raw),
         stream_shards=shards,
+        push_max_streams=_number(raw, "PUSH_MAX_STREAMS", int, 1, 100000),
+        push_open_rate_limit=_rate(raw, "PUSH_OPEN_RATE_LIMIT"),
     )

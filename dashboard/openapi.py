@@ -32,6 +32,24 @@ def _get(summary: str, params: list[dict[str, Any]], *, public: bool, cacheable:
     return {"get": op}
 
 
+def _stream(summary: str, params: list[dict[str, Any]], *, public: bool) -> dict[str, Any]:
+    """A server-sent events stream: it never ends on its own (tools that fetch it must not wait)."""
+    responses: dict[str, Any] = {
+        "200": {"description": summary + ". Server-sent events: `id:` (a digest of the data; send it back "
+                "as Last-Event-ID to skip what you hold), `data:` the JSON, and `event: hb` heartbeats "
+                "every 2 s (data 1 = live, 0 = the history is still being read: nothing is sent as live)",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        "404": _ERROR, "429": {"description": "too many streams opened from this client"},
+        "503": {"description": "this server holds as many streams as it may; see Retry-After",
+                "content": _ERROR["content"]}}
+    if not public:
+        responses["401"] = _ERROR
+        responses["403"] = _ERROR
+    last_id = {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}}
+    return {"get": {"summary": summary, "parameters": [*params, last_id], "responses": responses,
+                    "security": [] if public else [{"bearer": []}, {"session": []}]}}
+
+
 def document() -> dict[str, Any]:
     """The whole OpenAPI document (public endpoints need nothing; internal ones a token or a session)."""
     period = {"name": "period", "in": "query", "required": False,
@@ -72,6 +90,14 @@ def document() -> dict[str, Any]:
                                        [_LANG, _STREET], public=True, cacheable=True),
             "/api/v1/public/boundaries": _get("street and community boundaries", [_LANG, _STREET],
                                               public=True, cacheable=True, live=False),
+            "/api/v1/public/stream/{view}": _stream(
+                "the live JSON of /api/v1/public/{view}, pushed on every change", [
+                    {"name": "view", "in": "path", "required": True,
+                     "schema": {"type": "string", "enum": ["kpis", "tiles", "board", "map"]},
+                     "description": "tiles: kpis without the street table (unless street= is given)"},
+                    _LANG, _STREET], public=True),
+            "/api/v1/stream/leaders": _stream("a version of the state whenever the leaders page's figures may "
+                                              "have changed (at most every 3 s)", [], public=False),
             "/api/v1/public/query": {"post": {
                 "summary": "a citizen's case by query code and phone number (one answer for every failure)",
                 "security": [],

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
 
-from dashboard import openapi, public_views
+from dashboard import openapi, public_views, push_hub, push_streams
 from dashboard.config import Config
 from dashboard.ratelimit import client_address, form_or_json
 from dashboard.runtime import EXTENSION_KEY, Runtime
@@ -34,7 +34,16 @@ EMBEDS = ("kpis", "streets", "map", "board", "query")
 """The embeddable widgets."""
 
 POLL_MS = 5000
-"""How often an embed asks for fresh data (a 304 when nothing changed)."""
+"""How often an embed asks for fresh data when it cannot use the push (a 304 when nothing changed)."""
+
+STALE_MS = int(3 * push_hub.DEFAULT_HEARTBEAT_S * 1000)
+"""An embed says "not live" when nothing (event, heartbeat, answered poll) arrived for this long."""
+
+PUSH_FAILURES = 3
+"""Failed stream connections in a row after which an embed polls (and tries the push again later)."""
+
+PUSH_RETRY_MS = 60_000
+"""How long an embed that fell back to polling waits before trying the push again."""
 
 MAX_AGE_S = 5
 """``Cache-Control: max-age`` of the public JSON (a proxy may serve it this long)."""
@@ -61,7 +70,8 @@ TEXT: dict[str, dict[str, str]] = {
            "limited": "查询次数过多，请稍后再试。", "bad_input": "请输入正确的查询码和手机号码。",
            "legend.ok": "已巡查正常", "legend.pending": "未巡查", "legend.open": "办理中", "legend.overdue": "超期",
            "legend.hazard": "重大隐患", "density": "本月案件（按社区）", "none": "近期暂无结案",
-           "summary": "按类别和街道汇总", "satisfied": "满意", "unsatisfied": "不满意"},
+           "summary": "按类别和街道汇总", "satisfied": "满意", "unsatisfied": "不满意",
+           "live": "实时", "not_live": "非实时数据"},
     "en": {"kpis": "District figures, live", "streets": "Streets", "map": "Checkpoints and cases",
            "board": "Public feedback board", "query": "Track your case", "accepted": "Accepted today",
            "closed": "Closed today", "closure_rate": "Closure rate (month)",
@@ -77,7 +87,7 @@ TEXT: dict[str, dict[str, str]] = {
            "legend.ok": "Inspected, fine", "legend.pending": "Not yet inspected", "legend.open": "Case open",
            "legend.overdue": "Overdue", "legend.hazard": "Hazard", "density": "Cases this month (by community)",
            "none": "No case closed recently", "summary": "By category and street", "satisfied": "satisfied",
-           "unsatisfied": "not satisfied"},
+           "unsatisfied": "not satisfied", "live": "Live", "not_live": "Not live"},
 }
 """Every string of the embeds, in zh-CN and English (handed to the script as JSON)."""
 
@@ -118,7 +128,8 @@ def _cacheable(body: Any, max_age: int = MAX_AGE_S) -> Any:
 def embed_page(name: str, lang: str, street: str | None) -> str:
     """The HTML of embed ``name``: a shell that ``embed.js`` fills from the public JSON."""
     t = TEXT[lang]
-    config = {"widget": name, "lang": lang, "street": street, "poll_ms": POLL_MS, "text": t}
+    config = {"widget": name, "lang": lang, "street": street, "poll_ms": POLL_MS, "stale_ms": STALE_MS,
+              "push_failures": PUSH_FAILURES, "push_retry_ms": PUSH_RETRY_MS, "text": t}
     data = html.escape(json.dumps(config, ensure_ascii=False), quote=False)
     form = ""
     if name == "query":
@@ -130,7 +141,8 @@ def embed_page(name: str, lang: str, street: str | None) -> str:
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{t[name]}</title><link rel="stylesheet" href="/embed/static/embed.css"></head>'
             f'<body class="embed embed-{name}"><header><h1>{t[name]}</h1>'
-            f'<span class="updated" id="updated"></span></header>'
+            f'<span class="updated" id="updated"></span>'
+            f'<span class="live-badge off" id="live">{t["not_live"]}</span></header>'
             f'<p class="banner" id="banner" hidden>{t["offline"]}</p>{form}'
             f'<main id="content" aria-live="polite"><p class="loading">{t["loading"]}</p></main>'
             f'<script type="application/json" id="embed-config">{data}</script>'
@@ -144,7 +156,8 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
     @bp.before_request
     def _live_only() -> Any:
         if request.path.startswith("/api/v1/public/") and request.path != "/api/v1/public/query" \
-                and not _runtime().consumer.status.caught_up:
+                and not request.path.startswith(push_streams.PUBLIC_STREAM_PREFIX) \
+                and not _runtime().consumer.status.caught_up:  # a stream says "not live" itself
             response = _error(503, "the dashboard is still reading the stream history; retry shortly")
             response.headers["Retry-After"] = "2"
             return response
@@ -205,6 +218,21 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
             return _error(404, str(exc))
         body = _cache().get(("boundaries", street, lang), lambda: public_views.public_boundaries(runtime, street, lang))
         return _cacheable(body, 3600)
+
+    @bp.get(push_streams.PUBLIC_STREAM_PREFIX + "<view>")
+    # counts opens, not time: an open stream is never cut by it, a flood of opens is
+    @limiter.limit(config.push_open_rate_limit, key_func=lambda: "push-open:" + client_address())
+    def stream(view: str) -> Any:
+        """The live JSON of ``view`` (kpis, tiles, board, map) as server-sent events, shared by every viewer."""
+        if view not in push_streams.PUBLIC_VIEWS:
+            return _error(404, f"no stream {view[:40]!r}; streams: {', '.join(push_streams.PUBLIC_VIEWS)}")
+        runtime = _runtime()
+        try:
+            lang, street = _query(runtime)
+        except BadParam as exc:
+            return _error(404, str(exc))
+        hub = push_streams.hub_of(current_app)
+        return push_streams.sse_response(hub, push_streams.public_channel(hub, runtime, view, street, lang))
 
     @bp.get("/api/v1/openapi.json")
     def openapi_document() -> Any:

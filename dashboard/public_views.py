@@ -96,6 +96,12 @@ def public_kpis(runtime: Runtime, now: float, street: str | None, lang: str) -> 
             "streets": streets, "round": coverage["round"]["name"]}
 
 
+def public_tiles(runtime: Runtime, now: float, street: str | None, lang: str) -> dict[str, Any]:
+    """What the KPI embed shows: :func:`public_kpis` without the street table (unless one street is asked)."""
+    body = public_kpis(runtime, now, street, lang)
+    return body if street is not None else {**body, "streets": []}
+
+
 def public_board(runtime: Runtime, now: float, street: str | None, lang: str) -> dict[str, Any]:
     """公众参与回音台: cases closed in the last GRID_BOARD_DAYS, by category and street, with outcome."""
     since = now - runtime.config.board_days * 86400

@@ -21,9 +21,6 @@ from layouts.patrol import patrol_section
 
 _ns = Namespace("dashExtensions", "report")
 
-REFRESH_MS = 60_000
-"""The page re-reads its figures this often (today's numbers move; a period's past days do not)."""
-
 PERIOD_CHOICES = ("today", "7d", "30d", "month", "last_month", "custom")
 """The period picker's options, in order."""
 
@@ -37,6 +34,8 @@ class ReportSettings:
     tile_attribution: str = ""
     district_view: tuple[float, float, int] = (41.12, 122.07, 13)
     boundaries: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    push_url: str = ""
+    """The leaders page's push stream (the page re-reads its live figures on each change)."""
 
 
 def page_header(title_key: str, lang: str, extra: Any = None) -> html.Header:
@@ -126,7 +125,9 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
     return html.Div([
         dcc.Location(id=ids.LEADERS_URL, refresh=False),
         dcc.Store(id=ids.SCOPE),
-        dcc.Interval(id=ids.LEADERS_REFRESH, interval=REFRESH_MS),
+        dcc.Store(id=ids.LEADERS_LIVE),
+        dcc.Store(id=ids.LEADERS_PUSH, data={"url": settings.push_url, "store": ids.LEADERS_LIVE}
+                  if settings.push_url else None),
         page_header("leaders.title", lang, period_picker(query, lang)),
         html.Nav(id=ids.BREADCRUMB, className="breadcrumb"),
         html.Div(id=ids.LEADERS_FIGURES, className="figure-tiles"),
@@ -149,7 +150,7 @@ def leaders_layout(settings: ReportSettings, query: Mapping[str, str]) -> html.D
                      "departments", lang),
         ], className="report-row two"),
         html.Div(patrol_section(settings, lang), id="patrol-slot", className="report-row"),
-    ], className=f"report-page lang-{lang}", lang="en" if lang == "en" else "zh-CN")
+    ], className=f"report-page leaders-page lang-{lang}", lang="en" if lang == "en" else "zh-CN")
 
 
 def _delta(change: float | None, unit: str, label: str, better_up: bool) -> html.Span:

@@ -422,3 +422,28 @@ def test_the_wall_push_stream_is_open_to_the_wall_only(app: Any) -> None:
     dept = app.server.test_client()
     _login(dept, "dept", "dept-pass")
     assert dept.get("/api/v1/stream/wall").status_code == 403
+
+
+def test_the_public_streams_are_open_and_the_leaders_stream_is_the_leaders_pages(app: Any) -> None:
+    """Public embeds' push: anyone; the leaders page's push: leaders and administrators, as the page."""
+    anonymous = app.server.test_client()
+    public = anonymous.get("/api/v1/public/stream/kpis?lang=en", buffered=False)
+    assert public.status_code == 200 and public.mimetype == "text/event-stream"
+    assert "frame-ancestors" in public.headers.get("Content-Security-Policy", "")  # CSP as every public answer
+    public.close()
+    assert anonymous.get("/api/v1/stream/leaders").status_code == 401
+    dept = app.server.test_client()
+    _login(dept, "dept", "dept-pass")
+    assert dept.get("/api/v1/stream/leaders").status_code == 403
+    referrer = {"Referer": f"http://localhost/?kiosk=1&token={WALL_TOKEN}"}  # the wall is not the leaders page
+    assert anonymous.get("/api/v1/stream/leaders", headers=referrer).status_code == 403
+    for who in (("leader", "leader-pass"), ("admin", "admin-pass")):
+        client = app.server.test_client()
+        _login(client, *who)
+        response = client.get("/api/v1/stream/leaders", buffered=False)
+        assert response.status_code == 200 and next(iter(response.response)).startswith(b"retry: ")
+        response.close()
+    token = anonymous.get("/api/v1/stream/leaders", headers={"Authorization": f"Bearer {LEADER_TOKEN}"},
+                          buffered=False)
+    assert token.status_code == 200
+    token.close()

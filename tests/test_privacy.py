@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import plotly
 import pytest
@@ -19,6 +20,19 @@ from tests.events import CST, iso, report
 
 SECRET_TEXT = "王大妈家楼道堆放杂物 电话见附件"
 SECRET_PHONE = "13912345678"
+
+
+def _first_event(client: Any, path: str) -> str:
+    """The data of the first event a push stream sends (its payload, the same for every viewer)."""
+    response = client.get(path, buffered=False)
+    try:
+        for chunk in response.response:
+            data = [line[6:] for line in chunk.decode().splitlines() if line.startswith("data: ")]
+            if data and not chunk.startswith(b"event: hb"):
+                return data[0]
+        return ""
+    finally:
+        response.close()
 
 
 def test_no_personal_data_in_any_public_output(redis_conn: redis.Redis, redis_url: str, tmp_path: Path,
@@ -51,6 +65,10 @@ def test_no_personal_data_in_any_public_output(redis_conn: redis.Redis, redis_ur
             "/", "/_dash-layout", "/healthz", "/api/v1/kpis?period=all", "/api/v1/alerts", "/api/v1/checkpoints",
             "/api/v1/cases/P1", "/api/v1/cases/P2", "/api/v1/checkpoints/cp1/cases", "/case/P1",
             "/api/v1/patrol?period=all")]
+        streamed = [_first_event(client, f"/api/v1/public/stream/{view}?lang={lang}")
+                    for view in ("kpis", "tiles", "board", "map") for lang in ("zh", "en")]
+        assert all(streamed) and not any("warden" in text for text in streamed)  # the push: figures only
+        outputs += streamed
         for lang in ("zh", "en"):
             out = tick(wall_model_of(app), {"lang": lang}, None, time.time())
             outputs.append(json.dumps(out, cls=plotly.utils.PlotlyJSONEncoder))

@@ -1,6 +1,9 @@
-/* Public embeds: poll the public JSON with If-None-Match and draw it (no framework, no innerHTML).
- * The widget, language, street and strings come from <script id="embed-config" type="application/json">.
- * Polling can later give way to a server push: render() takes the same JSON either way. */
+/* Public embeds: the server pushes the public JSON (EventSource on /api/v1/public/stream/<view>) and
+ * the page draws it (no framework, no innerHTML). Without EventSource, or while the stream keeps
+ * failing, it polls the public JSON with If-None-Match instead; render() takes the same JSON either way.
+ * A badge says whether the figures are live: it turns to "not live" when neither an event nor a
+ * heartbeat arrived for cfg.stale_ms (server gone, network cut, history still being read).
+ * The widget, language, street and strings come from <script id="embed-config" type="application/json">. */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("embed-config").textContent);
@@ -8,6 +11,7 @@
   var content = document.getElementById("content");
   var banner = document.getElementById("banner");
   var updated = document.getElementById("updated");
+  var badge = document.getElementById("live");
   var SVG = "http://www.w3.org/2000/svg";
 
   function qs(extra) {
@@ -31,23 +35,72 @@
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
   function stamp(iso) { updated.textContent = iso ? T.updated + " " + iso.slice(11, 16) : ""; }
 
+  /* liveness: every event, heartbeat or answered poll says when; a timer turns the badge stale */
+  var lastLive = 0, hasData = false;
+  function alive(live) {
+    lastLive = live ? Date.now() : 0;
+    showLive();
+  }
+  function showLive() {
+    var live = hasData && lastLive && Date.now() - lastLive < cfg.stale_ms;
+    badge.textContent = live ? T.live : T.not_live;
+    badge.className = "live-badge " + (live ? "on" : "off");
+    document.body.classList.toggle("stale", hasData && !live);
+    banner.hidden = !(hasData && !live);
+  }
+
   function poller(url, render) {
-    var etag = null, last = null;
+    var etag = null, stopped = false;
     function tick() {
+      if (stopped) { return; }
       var headers = etag ? { "If-None-Match": etag } : {};
       fetch(url, { headers: headers, cache: "no-store", credentials: "omit" }).then(function (r) {
-        if (r.status === 304) { banner.hidden = true; return null; }
+        if (r.status === 304) { return null; }
         if (!r.ok) { throw new Error(String(r.status)); }
         etag = r.headers.get("ETag");
         return r.json();
       }).then(function (body) {
-        banner.hidden = true;
-        if (body) { last = body; render(body); }
-      }).catch(function () {
-        banner.hidden = last === null ? true : false;
-      }).then(function () { setTimeout(tick, cfg.poll_ms); });
+        if (stopped) { return; }
+        if (body) { hasData = true; render(body); }
+        alive(true);
+      }).catch(function () { showLive(); })
+        .then(function () { if (!stopped) { setTimeout(tick, cfg.poll_ms); } });
     }
     tick();
+    return { stop: function () { stopped = true; } };
+  }
+
+  /* the push; after cfg.push_failures failed connections in a row, the poll (and the push again later) */
+  function live(view, render) {
+    var json = "/api/v1/public/" + (view === "tiles" ? "kpis" : view) + qs();  // the poll: the whole JSON
+    setInterval(showLive, 1000);
+    if (!window.EventSource) { poller(json, render); return; }
+    var source = null, failures = 0, fallback = null;
+    function open() {
+      source = new EventSource("/api/v1/public/stream/" + view + qs());
+      source.onmessage = function (ev) {
+        failures = 0;
+        if (fallback) { fallback.stop(); fallback = null; }
+        hasData = true;
+        render(JSON.parse(ev.data));
+        alive(true);
+      };
+      source.addEventListener("hb", function (ev) {
+        failures = 0;
+        alive(ev.data === "1");  // "0": the server is still reading its history, nothing live yet
+      });
+      source.onerror = function () {
+        failures += 1;
+        showLive();
+        // CONNECTING: the browser retries by itself; CLOSED: it gave up (a 429 or 503 answer)
+        if (source.readyState === EventSource.CLOSED || failures >= cfg.push_failures) {
+          source.close();
+          if (failures >= cfg.push_failures && !fallback) { fallback = poller(json, render); }
+          setTimeout(open, failures >= cfg.push_failures ? cfg.push_retry_ms : 2000 * Math.min(failures, 5));
+        }
+      };
+    }
+    open();
   }
 
   /* ---------------------------------------------------------------- widgets */
@@ -220,13 +273,13 @@
     });
   }
 
-  if (cfg.widget === "kpis") { poller("/api/v1/public/kpis" + qs(), renderKpis); }
-  else if (cfg.widget === "streets") { poller("/api/v1/public/kpis" + qs(), renderStreets); }
-  else if (cfg.widget === "board") { poller("/api/v1/public/board" + qs(), renderBoard); }
-  else if (cfg.widget === "query") { setupQuery(); }
+  if (cfg.widget === "kpis") { live("tiles", renderKpis); }
+  else if (cfg.widget === "streets") { live("kpis", renderStreets); }
+  else if (cfg.widget === "board") { live("board", renderBoard); }
+  else if (cfg.widget === "query") { badge.hidden = true; setupQuery(); }
   else if (cfg.widget === "map") {
     fetch("/api/v1/public/boundaries" + qs(), { credentials: "omit" }).then(function (r) { return r.json(); })
-      .then(function (b) { shape = b; poller("/api/v1/public/map" + qs(), renderMap); })
-      .catch(function () { shape = { street: { features: [] }, community: { features: [] } }; poller("/api/v1/public/map" + qs(), renderMap); });
+      .then(function (b) { shape = b; live("map", renderMap); })
+      .catch(function () { shape = { street: { features: [] }, community: { features: [] } }; live("map", renderMap); });
   }
 }());

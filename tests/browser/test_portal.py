@@ -19,6 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 from werkzeug.security import generate_password_hash
 
+from dashboard.push_streams import hub_of
 from data_feed.publish import publish, publish_many
 from tests.browser import district
 from tests.browser.conftest import Served, _serve, wait_caught_up
@@ -84,7 +85,10 @@ class Recorder:
         self.bodies: list[tuple[str, bytes]] = []
 
     def __call__(self, response: Response) -> Response:
-        if not response.direct_passthrough:
+        if response.is_streamed:  # a push stream never ends: its frames are read from the hub
+            with self.lock:
+                self.bodies.append((request.full_path, b""))
+        elif not response.direct_passthrough:
             with self.lock:
                 self.bodies.append((request.full_path, response.get_data()))
         return response
@@ -167,8 +171,12 @@ def test_portal_embeds_live_widgets_without_personal_data(
 
     # nothing the public pages received, nor the log, holds a description or a phone number
     paths = {p.split("?")[0] for p, _ in recorder.bodies}
-    assert {"/api/v1/public/kpis", "/api/v1/public/board", "/api/v1/public/map", "/api/v1/public/query",
-            "/api/v1/public/boundaries", "/embed/kpis"} <= paths
+    assert {"/api/v1/public/stream/tiles", "/api/v1/public/stream/kpis", "/api/v1/public/stream/board",
+            "/api/v1/public/stream/map",
+            "/api/v1/public/query", "/api/v1/public/boundaries", "/embed/kpis"} <= paths
+    frames = [c.frame.body for c in hub_of(served.app.server).channels() if c.frame is not None]
+    assert len(frames) >= 3
+    recorder.bodies += [("push frame", f) for f in frames]
     assert not any(p.startswith(("/_dash", "/api/v1/alerts")) for p in paths)
     secrets_ = DESCRIPTIONS + PHONES + [p[-4:] + "PII" for p in PHONES]
     for path, body in recorder.bodies:
