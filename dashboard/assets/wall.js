@@ -494,7 +494,7 @@
     loop.pushedAt = Date.now();
     // arrival of the last pushed events (benchmarks split the latency with it): bounded
     loop.pushes = loop.pushes || [];
-    loop.pushes.push([loop.pushedAt, "overlay" in data || "base" in data, length]);
+    loop.pushes.push([loop.pushedAt, "overlay" in data || "base" in data, length, Object.keys(data).join(",")]);
     if (loop.pushes.length > 200) { loop.pushes.shift(); }
     if ("base" in data) { setData("base", data.base); }
     if ("cluster" in data) { setData("cluster", data.cluster, "cluster"); }
@@ -520,6 +520,7 @@
       if (key !== "hb") { applyEvent(data, ev.data.length); return; }
     }
     loop.beats = (loop.beats || 0) + 1;  // a heartbeat alone: nothing to render
+    loop.beatBytes = ev.data.length;
   }
 
   // The clock, badge, banner and catch-up panel (what clock() computes), written straight to the
