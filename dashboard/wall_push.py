@@ -124,11 +124,14 @@ class WallPush:
         with self._lock:
             return len(self._ring)
 
-    def event(self, have: Mapping[str, Any], now: float | None = None) -> tuple[str | None, str, dict[str, Any]]:
+    def event(self, have: Mapping[str, Any], now: float | None = None,
+              after: str | None = None) -> tuple[str | None, str, dict[str, Any]]:
         """``(id, body, held after)`` for a viewer holding ``have`` (events are language-free).
 
         Shared: viewers holding the same digests of the same snapshot get the same id and body.
-        Before the history is read only the heartbeat goes (no id: nothing to resume from).
+        ``after``: the id of the event that left the viewer holding ``have`` (a cheaper key than
+        the digests, for the streams' many wake-ups). Before the history is read only the
+        heartbeat goes (no id: nothing to resume from).
         """
         from callbacks.wall import heartbeat
 
@@ -137,7 +140,7 @@ class WallPush:
         if not model.live():
             return None, encode({"hb": heartbeat(model, None, now)}), dict(have)
         snap = model.snapshot(now)
-        key = tuple(sorted(have.items()))
+        key: tuple[Any, ...] = ("after", after) if after else tuple(sorted(have.items()))
         # not snap.memo: building renders through snap.memo, whose lock is not re-entrant
         with self._build_lock:
             if self._events_of is not snap:
@@ -161,7 +164,7 @@ class WallPush:
             sent_id: str | None = None
             while not changes.closed:
                 seen = changes.version
-                event_id, body, held = self.event(have)
+                event_id, body, held = self.event(have, after=sent_id)
                 now = time.monotonic()
                 if event_id is None:  # catching up: a heartbeat with the progress, twice a second
                     due = now - last_sent >= self.heartbeat_s / 2

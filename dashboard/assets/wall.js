@@ -14,7 +14,7 @@
   var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true, live: true,
                progress: null, shown: false, statuses: [],
                drawn: { base: {}, changes: {} }, linked: { base: {}, changes: {} },
-               wardensDrawn: 0, wardenCount: 0 };
+               wardensDrawn: 0, wardenCount: 0, wardenLayers: {}, wardensMoved: 0 };
   // What the layers last drew, per checkpoint id (tests and operators can ask the page).
   loop.statusOf = function (id) {
     return id in loop.drawn.changes ? loop.drawn.changes[id] : loop.drawn.base[id];
@@ -147,15 +147,13 @@
     return L.marker(latlng, { icon: icon, keyboard: false });
   }
 
-  function wardenPoint(feature, latlng, context) {
-    var h = context.hideout || {};
-    var silent = feature.properties.s === 1;
+  // A warden's circle options (its look when silent, and past DENSE_WARDENS a small dot).
+  function wardenStyle(silent, h) {
     var k = scale();
     // A city's thousands of wardens as full-size dots would bury the checkpoint clusters:
     // past DENSE_WARDENS they shrink to small unoutlined dots (still one per warden).
     var dense = loop.wardenCount > DENSE_WARDENS;
-    loop.wardensDrawn += 1;
-    return L.circleMarker(latlng, {
+    return {
       pane: h.pane || "overlayPane",
       radius: (dense ? 1.6 : 5) * k,
       fillColor: (h.colors || [])[silent ? 1 : 0] || "#3bf",
@@ -165,7 +163,17 @@
       weight: 2 * k,
       dashArray: silent ? "2 2" : null,
       interactive: false
-    });
+    };
+  }
+
+  function wardenPoint(feature, latlng, context) {
+    var h = context.hideout || {};
+    loop.wardensDrawn += 1;
+    loop.wardenHideout = h;
+    var layer = L.circleMarker(latlng, wardenStyle(feature.properties.s === 1, h));
+    // pushed rows carry the warden's id: a later move updates this marker alone (moveWardens)
+    if (feature.properties.i !== undefined) { loop.wardenLayers[feature.properties.i] = layer; }
+    return layer;
   }
 
   function boundaryStyle(feature, context) {
@@ -259,10 +267,14 @@
     var now = Date.now();
     var text;
     try {
-      text = new Intl.DateTimeFormat(l === "zh" ? "zh-CN" : "en-GB", {
+      // one formatter per language (building one is the costly part, each second)
+      var key = l + "|" + cfg.tz;
+      if (!loop.formats) { loop.formats = {}; }
+      var format = loop.formats[key] || (loop.formats[key] = new Intl.DateTimeFormat(l === "zh" ? "zh-CN" : "en-GB", {
         timeZone: cfg.tz, year: "numeric", month: "2-digit", day: "2-digit",
         hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
-      }).format(new Date(now));
+      }));
+      text = format.format(new Date(now));
     } catch (e) {
       var d = new Date(now);
       text = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
@@ -325,6 +337,7 @@
   function changeFeatures(rows) { loop.drawn.changes = {}; loop.linked.changes = {}; return features(rows); }
   function wardenFeatures(rows) {
     loop.wardensDrawn = 0;
+    loop.wardenLayers = {};
     loop.wardenCount = rows ? rows.length : 0;
     return features(rows);
   }
@@ -475,13 +488,27 @@
   }
 
   // Warden positions arrive as changes against the set this page holds ({all} or {set, del}).
+  // Moves of wardens already drawn update their markers in place (a few path updates, not the
+  // whole layer: at 100k the layer holds 20k wardens); anything else redraws the layer.
   function applyWardens(change) {
     var held = change.all ? {} : push.wardens;
     var moved = change.all || change.set || {};
-    Object.keys(moved).forEach(function (id) { held[id] = moved[id]; });
+    var ids = Object.keys(moved);
+    ids.forEach(function (id) { held[id] = moved[id]; });
     (change.del || []).forEach(function (id) { delete held[id]; });
     push.wardens = held;
-    return Object.keys(held).map(function (id) { return held[id]; });
+    var inPlace = !change.all && !(change.del || []).length && loop.wardenHideout &&
+                  ids.every(function (id) { return loop.wardenLayers[id]; });
+    if (inPlace) {
+      ids.forEach(function (id) {
+        var r = moved[id], layer = loop.wardenLayers[id];
+        layer.setLatLng([r[1], r[0]]);
+        layer.setStyle(wardenStyle(r[2] === 1, loop.wardenHideout));
+      });
+      loop.wardensMoved += ids.length;
+      return;
+    }
+    setData("wardens", Object.keys(held).map(function (id) { var r = held[id]; return [r[0], r[1], r[2], id]; }));
   }
 
   function setData(key, value, prop) {
@@ -499,7 +526,7 @@
     if ("base" in data) { setData("base", data.base); }
     if ("cluster" in data) { setData("cluster", data.cluster, "cluster"); }
     if ("overlay" in data) { setData("overlay", data.overlay); }
-    if ("wardens" in data) { setData("wardens", applyWardens(data.wardens)); }
+    if ("wardens" in data) { applyWardens(data.wardens); }
     var cfg = push.cfg, l = push.lang, d = push.data;
     if ("geo" in data) { d.geo = data.geo; }
     if ("tiles" in data) { d.tiles = data.tiles; renderTiles(cfg, l, d.tiles); }

@@ -39,8 +39,9 @@ def _panels(browser: Any) -> dict[str, Any]:
 
 def _pushes(browser: Any, key: str, since_ms: float) -> int:
     return int(browser.execute_script(
-        "return (window.gridWall.pushes || []).filter(function (p) { return p[0] >= arguments[1] && "
-        "p[3].split(',').indexOf(arguments[0]) >= 0; }).length;", key, since_ms))
+        "var key = arguments[0], since = arguments[1];"
+        "return (window.gridWall.pushes || []).filter(function (p) { return p[0] >= since && "
+        "p[3].split(',').indexOf(key) >= 0; }).length;", key, since_ms))
 
 
 def test_pushed_panels_equal_the_polled_ones_and_the_api(redis_conn: redis.Redis, redis_url: str,
@@ -109,3 +110,27 @@ def test_stale_badge_when_the_push_stops_then_resume_from_the_last_event(
     assert _pushes(browser, "base", since) == 0 and _pushes(browser, "tiles", since) == 0
     assert browser.execute_script("return window.gridWall.connects") >= connects
     assert browser.execute_script("return Object.keys(window.gridWall.drawn.base).length") == N
+
+
+def test_a_moved_warden_updates_its_marker_alone(redis_conn: redis.Redis, redis_url: str,
+                                                  serve: Callable[..., Served], browser: Any) -> None:
+    from data_feed.publish import publish
+
+    publish_many(redis_conn, district.events(N, time.time(), cases=4, wardens=10))
+    served = serve(redis_url)
+    wait_caught_up(served.runtime)
+    open_wall(browser, served)
+    until(browser, lambda d: d.execute_script("return window.gridWall.wardensDrawn") == 10, 10, "no wardens")
+    since = time.time() * 1000
+    _, lat, lon = district.checkpoint_position(N, 77)
+    publish(redis_conn, {"type": "warden.position", "ts": district.iso(time.time()), "warden_id": "w4",
+                         "lat": f"{lat:.6f}", "lon": f"{lon:.6f}"})
+    until(browser, lambda d: d.execute_script("return window.gridWall.wardensMoved") >= 1, 5, "warden not moved")
+    where = browser.execute_script("var p = window.gridWall.wardenLayers['w4'].getLatLng(); return [p.lat, p.lng];")
+    assert abs(where[0] - lat) < 1e-4 and abs(where[1] - lon) < 1e-4
+    # in place: the layer was not redrawn (still 10 markers made), and the event held w4 alone
+    assert browser.execute_script("return window.gridWall.wardensDrawn") == 10
+    sizes = browser.execute_script(
+        "var since = arguments[0]; return window.gridWall.pushes.filter(function (p) { return p[0] >= since && "
+        "p[3].indexOf('wardens') >= 0; }).map(function (p) { return p[2]; });", since)
+    assert sizes and max(sizes) < 400, sizes
