@@ -243,7 +243,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="district only, 0.25 day, 3 updates")
     parser.add_argument("--scales", default="district,megacity", help="presets to measure")
     parser.add_argument("--days", type=float, default=1.0, help="district backfill (megacity: --mega-days)")
-    parser.add_argument("--mega-days", type=float, default=0.25)
+    parser.add_argument("--mega-days", type=float, default=0.1, help="megacity backfill")
     parser.add_argument("--updates", type=int, default=7)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of nothing changing")
     parser.add_argument("--settle", type=float, default=1.5, help="seconds after the checkpoint is drawn")
