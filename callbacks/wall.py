@@ -59,6 +59,30 @@ OUTPUTS = 11
 street table, round label, alerts, alert positions)."""
 
 
+def heartbeat(model: WallModel, snap: WallSnapshot | None, now: float) -> dict[str, Any]:
+    """The heartbeat: freshness, and until the history is read (``snap`` None) the progress."""
+    if snap is None:
+        status = model.runtime.consumer.status
+        # before its first read the consumer is not "connected" yet, but nothing has failed either
+        return {"t": round(now, 3), "ok": status.connected or status.last_error is None, "age": None,
+                "v": int(model.runtime.state.version), "live": False, "progress": model.progress()}
+    return {"t": round(now, 3), "ok": snap.redis_ok, "age": snap.data_age, "v": snap.version,
+            "live": True, "progress": 1.0}
+
+
+def layers(model: WallModel, snap: WallSnapshot, have: Mapping[str, Any]) -> tuple[str, str, list[list[Any]]]:
+    """``(base digest, overlay digest, overlay rows)`` for a browser holding ``have``.
+
+    The browser's base may come from another worker: the overlay is diffed against it when known.
+    """
+    held = have.get("base")
+    if held and held != snap.base.base_id:
+        relative = model.overlay_for(snap, held)
+        if relative is not None:
+            return held, relative[1], relative[0]
+    return snap.base.base_id, snap.digests["overlay"], snap.overlay
+
+
 def tick(model: WallModel, view: dict[str, Any] | None, have: dict[str, Any] | None,
          now: float | None = None) -> tuple[Any, ...]:
     """Answer one tick: heartbeat always; every other output only when it changed.
@@ -69,25 +93,13 @@ def tick(model: WallModel, view: dict[str, Any] | None, have: dict[str, Any] | N
     runtime = model.runtime
     now = runtime.now() if now is None else now
     if not model.live():
-        status = runtime.consumer.status
-        # before its first read the consumer is not "connected" yet, but nothing has failed either
-        heartbeat = {"t": round(now, 3), "ok": status.connected or status.last_error is None, "age": None,
-                     "v": int(runtime.state.version), "live": False, "progress": model.progress()}
-        return (heartbeat,) + (no_update,) * (OUTPUTS - 1)
+        return (heartbeat(model, None, now),) + (no_update,) * (OUTPUTS - 1)
     lang = normalize_lang((view or {}).get("lang"), runtime.config.lang)
     have = dict(have or {})
     snap = model.snapshot(now)
-    heartbeat = {"t": round(now, 3), "ok": snap.redis_ok, "age": snap.data_age, "v": snap.version,
-                 "live": True, "progress": 1.0}
     want = {p: snap.digests[p] + ("" if p in ("base", "overlay", "wardens") else ":" + lang)
             for p in PARTS}
-    overlay_rows = snap.overlay
-    held = have.get("base")
-    if held and held != snap.base.base_id:
-        # The browser's base may come from another worker: diff against it when it is known.
-        relative = model.overlay_for(snap, held)
-        if relative is not None:
-            overlay_rows, want["base"], want["overlay"] = relative[0], held, relative[1]
+    want["base"], want["overlay"], overlay_rows = layers(model, snap, have)
     fresh = {p for p in PARTS if have.get(p) != want[p]}
     if "base" in fresh:
         fresh.add("overlay")  # the overlay is relative to the base the browser holds
@@ -104,7 +116,7 @@ def tick(model: WallModel, view: dict[str, Any] | None, have: dict[str, Any] | N
         alerts, geo = render(runtime.reference, snap, "alerts", lang), dict(snap.alert_geo)
     else:
         alerts = geo = no_update
-    return (heartbeat, want if fresh else no_update, base[0], base[1], overlay, wardens,
+    return (heartbeat(model, snap, now), want if fresh else no_update, base[0], base[1], overlay, wardens,
             tiles, table, round_label, alerts, geo)
 
 
@@ -148,18 +160,14 @@ def register_poll(app: dash.Dash, model: WallModel) -> None:
     )
 
 
-def register(app: dash.Dash, model: WallModel, push: bool = False) -> None:
-    """Register the wall's live data (a server tick, or with ``push`` the SSE stream's unpacking)
-    and its client-side callbacks on ``app``."""
-    if push:
-        # GRID_PUSH=sse: the server pushes (dashboard.wall_push); the browser only unpacks events
-        app.clientside_callback(
-            ClientsideFunction("wall", "push"),
-            *live_outputs(),
-            Input(ids.WALL_PUSH, "data"),
-            prevent_initial_call=True,
-        )
-    else:
+def register(app: dash.Dash, model: WallModel, push: bool = True) -> None:
+    """Register the wall's live data and its client-side callbacks on ``app``.
+
+    With ``push`` (GRID_PUSH=sse, the default) the page's own EventSource (wall.js) renders the
+    pushed data, and a timer in the page paints the clock and the badge: no Dash callback runs for
+    a heartbeat. Without it, a server tick per interval answers Dash outputs (the poll fallback).
+    """
+    if not push:
         register_poll(app, model)
     app.clientside_callback(
         ClientsideFunction("wall", "view"),
@@ -172,26 +180,27 @@ def register(app: dash.Dash, model: WallModel, push: bool = False) -> None:
         Input(ids.URL, "search"),
         State(ids.WALL_CONFIG, "data"),
     )
-    app.clientside_callback(
-        ClientsideFunction("wall", "heartbeat"),
-        Output(ids.HEARTBEAT_SINK, "data"),
-        Input(ids.HEARTBEAT, "data"),
-        prevent_initial_call=True,
-    )
-    app.clientside_callback(
-        ClientsideFunction("wall", "clock"),
-        Output(ids.CLOCK, "children"),
-        Output(ids.LAST_UPDATE, "children"),
-        Output(ids.LAST_UPDATE, "className"),
-        Output(ids.CONN_BANNER, "children"),
-        Output(ids.CONN_BANNER, "className"),
-        Output(ids.CATCHUP, "className"),
-        Output(ids.CATCHUP_TEXT, "children"),
-        Output(ids.CATCHUP_BAR, "style"),
-        Input(ids.TICK, "n_intervals"),
-        State(ids.WALL_CONFIG, "data"),
-        State(ids.VIEW, "data"),
-    )
+    if not push:
+        app.clientside_callback(
+            ClientsideFunction("wall", "heartbeat"),
+            Output(ids.HEARTBEAT_SINK, "data"),
+            Input(ids.HEARTBEAT, "data"),
+            prevent_initial_call=True,
+        )
+        app.clientside_callback(
+            ClientsideFunction("wall", "clock"),
+            Output(ids.CLOCK, "children"),
+            Output(ids.LAST_UPDATE, "children"),
+            Output(ids.LAST_UPDATE, "className"),
+            Output(ids.CONN_BANNER, "children"),
+            Output(ids.CONN_BANNER, "className"),
+            Output(ids.CATCHUP, "className"),
+            Output(ids.CATCHUP_TEXT, "children"),
+            Output(ids.CATCHUP_BAR, "style"),
+            Input(ids.TICK, "n_intervals"),
+            State(ids.WALL_CONFIG, "data"),
+            State(ids.VIEW, "data"),
+        )
     for rows, layer, fn in ((ids.BASE_ROWS, ids.CHECKPOINTS, "baseFeatures"),
                             (ids.CHANGE_ROWS, ids.CHANGES, "changeFeatures"),
                             (ids.WARDEN_ROWS, ids.WARDENS, "wardenFeatures")):

@@ -30,7 +30,7 @@ from dashboard.runtime import EXTENSION_KEY, Runtime, build_runtime
 from dashboard.wall_model import WallModel
 from data_feed.connection import connect_url, start_embedded
 from layouts.casefile import case_layout, dept_layout
-from layouts.i18n import normalize_lang
+from layouts.i18n import STRINGS, name_of, normalize_lang
 from layouts.leaders import ReportSettings, leaders_layout
 from layouts.router import PageLayout, forbidden, not_found, root_layout
 from layouts.wall import WallSettings, wall_layout
@@ -57,7 +57,9 @@ def wall_settings(config: Config, reference: Reference) -> WallSettings:
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         district_view=reference.district_view,
         boundaries={level: reference.boundaries_geojson(level) for level in ("district", "street", "community")},
-        push_url=wall_push.STREAM_PATH if config.push == "sse" else "")
+        push_url=wall_push.STREAM_PATH if config.push == "sse" else "",
+        names={kind: {lang: {key: name_of(obj, lang, key) for key, obj in mapping.items()} for lang in STRINGS}
+               for kind, mapping in (("street", reference.streets), ("category", reference.categories))})
 
 
 def report_settings(config: Config, reference: Reference) -> ReportSettings:

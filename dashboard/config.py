@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "START_CONSUMER": True,
     "EMBEDDED_PORT": 0,
     "CLOCK": "wall",
-    "PUSH": "poll",
+    "PUSH": "sse",
     "MAX_FUTURE_S": 300,
     "MAX_AGE_DAYS": 731,
     "CASE_RETENTION_DAYS": 30,
@@ -120,8 +120,9 @@ class Config:
     """District days of warden tracks kept in memory (today and the days before it)."""
     track_interval_s: float = 60.0
     """A warden's track keeps at most one position per this many seconds."""
-    push: str = "poll"
-    """How the wall gets live data: ``poll`` (a server tick per interval) or ``sse`` (pushed)."""
+    push: str = "sse"
+    """How the wall gets live data: ``sse`` (the server pushes each change, the default) or ``poll``
+    (a server tick per interval: the fallback, and the benchmarks' baseline)."""
     snapshot_interval_s: float = 0.0
     """Seconds between snapshots of the state to ``data_dir/snapshots`` once caught up (0: none)."""
     stream_shards: str = ""

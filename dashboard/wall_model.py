@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -113,6 +114,8 @@ class WallSnapshot:
     alert_geo: Mapping[str, list[float]]
     digests: Mapping[str, str]
     ranks: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    warden_ids: tuple[str, ...] = ()
+    """The warden of each row of ``wardens`` (the push sends only the positions that moved)."""
     points: Mapping[str, tuple[float, float]] = field(default_factory=lambda: MappingProxyType({}))
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -324,6 +327,10 @@ class WallModel:
                 "age_seconds": (int(a["age_seconds"]) // 60) * 60,
                 "overdue_seconds": (int(a["overdue_seconds"]) // 60) * 60,
                 "new": now - seen[a["case_id"]] < NEW_ALERT_S,
+                # exact times (app clock) for the push: the browser ticks the countdowns itself
+                "reported_ts": _timestamp(a.get("reported_at")),
+                "deadline_ts": _timestamp(a.get("deadline")),
+                "new_until": round(seen[a["case_id"]] + NEW_ALERT_S, 1),
             })
             if a.get("lat") is not None and a.get("lon") is not None:
                 geo[a["case_id"]] = [float(a["lat"]), float(a["lon"])]
@@ -355,7 +362,8 @@ class WallModel:
             changed = []
             state_ranks.changed, state_ranks.base_id = set(), base.base_id
         overlay = _overlay_rows(changed, points, ranks)
-        wardens = warden_rows(views.warden_positions(runtime, now))
+        positions = views.warden_positions(runtime, now)
+        wardens = warden_rows(positions)
         key = (runtime.state.case_version, int(now // WALL_KPI_REFRESH_S))
         if self.cache.kpis is None or self.cache.kpis[0] != key:
             self.cache.kpis = (key, views.wall_kpis(runtime, now))
@@ -372,10 +380,19 @@ class WallModel:
         return WallSnapshot(
             key=(version, int(now)), now=now, redis_ok=views.redis_ok(runtime),
             data_age=views.data_age(runtime), version=version, base=base, overlay=overlay,
-            wardens=wardens, kpis=MappingProxyType(kpis), coverage=MappingProxyType(coverage),
+            wardens=wardens, warden_ids=tuple(str(w["warden_id"]) for w in positions),
+            kpis=MappingProxyType(kpis), coverage=MappingProxyType(coverage),
             alert_rows=rows, alert_more=more, alert_geo=MappingProxyType(geo),
             # read-only views of dicts the cache replaces but never changes
             digests=MappingProxyType(digests), ranks=MappingProxyType(ranks), points=MappingProxyType(points))
+
+
+def _timestamp(iso: Any) -> float | None:
+    """Seconds of an ISO time from the views (None when absent or unreadable)."""
+    try:
+        return round(datetime.fromisoformat(str(iso)).timestamp(), 3) if iso else None
+    except ValueError:
+        return None
 
 
 def _overlay_rows(changed: list[str], points: Mapping[str, tuple[float, float]],

@@ -13,6 +13,7 @@ last applied id, so nothing is lost and nothing is applied twice.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -320,6 +321,11 @@ class Consumer:
         self.status.connected = True
         if not full and not self.status.caught_up:
             self.status.caught_up = True
+            # The history just read lives as long as the process: take it out of the cyclic
+            # collector's reach, whose full passes over it paused every push stream ~150 ms at
+            # the district (docs/performance.md, "Wall push by default"). Garbage first.
+            gc.collect()
+            gc.freeze()
             self.caught_up_event.set()
             log.info("caught up with %s after %d entries", self.address, self.status.entries)
         return n

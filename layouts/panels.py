@@ -33,35 +33,66 @@ def _count(value: Any) -> str:
     return f"{int(value or 0):,}"
 
 
-def kpi_tiles(kpis: Mapping[str, Any], coverage: Mapping[str, Any], lang: str) -> list[html.Div]:
-    """District tiles, each labelled with its period: the seed's six figures, on-time, overdue, coverage."""
+TILES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("accepted", "kpi.accepted", "period.today", "count", "month"),
+    ("self-handled", "kpi.self_handled", "period.month", "count", "ratio"),
+    ("mobile", "kpi.mobile_disposal", "period.month", "count", "ratio"),
+    ("citizen", "kpi.citizen_reported", "period.month", "count", "ratio"),
+    ("closure", "kpi.closure_rate", "period.month", "pct", "ratio"),
+    ("satisfaction", "kpi.satisfaction", "period.month", "pct", "ratio"),
+    ("on-time", "kpi.on_time_rate", "period.month", "pct", "ratio"),
+    ("overdue", "kpi.overdue", "period.now", "count", "tone"),
+    ("coverage", "kpi.coverage", "period.round", "pct", "ratio"),
+)
+"""The district tiles: key, label, period, value kind (count/pct), sub-line kind (the browser's copy
+renders pushed figures the same way, see dashboard/assets/wall.js ``renderTiles``)."""
+
+
+def rate_figure(rate: Any) -> float | None:
+    """A rate as sent to the browser (6 decimals), None when undefined."""
+    return None if rate is None else round(float(rate), 6)
+
+
+def tile_figures(kpis: Mapping[str, Any], coverage: Mapping[str, Any]) -> list[list[Any]]:
+    """``[value, numerator, denominator]`` per tile, in the order of :data:`TILES`."""
     district = kpis.get("district") or {}
     today = district.get("today") or {}
     month = district.get("month") or {}
     cov = coverage.get("district") or {}
-    overdue = int(today.get("overdue") or month.get("overdue") or 0)
-    day, mon = t("period.today", lang), t("period.month", lang)
-    accepted = month.get("accepted")
-    return [
-        _tile("accepted", t("kpi.accepted", lang), day, _count(today.get("accepted")),
-              t("kpi.month_total", lang, n=_count(accepted))),
-        _tile("self-handled", t("kpi.self_handled", lang), mon, _count(month.get("self_handled")),
-              _ratio(month.get("self_handled"), accepted)),
-        _tile("mobile", t("kpi.mobile_disposal", lang), mon, _count(month.get("mobile_disposal")),
-              _ratio(month.get("mobile_disposal"), accepted)),
-        _tile("citizen", t("kpi.citizen_reported", lang), mon, _count(month.get("citizen_reported")),
-              _ratio(month.get("citizen_reported"), accepted)),
-        _tile("closure", t("kpi.closure_rate", lang), mon, _pct(month.get("closure_rate"), lang),
-              _ratio(month.get("closed"), accepted)),
-        _tile("satisfaction", t("kpi.satisfaction", lang), mon, _pct(month.get("satisfaction_rate"), lang),
-              _ratio(month.get("satisfied"), month.get("rated"))),
-        _tile("on-time", t("kpi.on_time_rate", lang), mon, _pct(month.get("on_time_closure_rate"), lang),
-              _ratio(month.get("on_time_closed"), accepted)),
-        _tile("overdue", t("kpi.overdue", lang), t("period.now", lang), f"{overdue:,}", "",
-              "tone-red" if overdue else "tone-ok"),
-        _tile("coverage", t("kpi.coverage", lang), t("period.round", lang), _pct(cov.get("rate"), lang),
-              _ratio(cov.get("covered"), cov.get("registered"))),
-    ]
+
+    def n(value: Any) -> int:
+        return int(value or 0)
+
+    accepted = n(month.get("accepted"))
+    figures: dict[str, list[Any]] = {
+        "accepted": [n(today.get("accepted")), accepted, None],
+        "self-handled": [n(month.get("self_handled")), n(month.get("self_handled")), accepted],
+        "mobile": [n(month.get("mobile_disposal")), n(month.get("mobile_disposal")), accepted],
+        "citizen": [n(month.get("citizen_reported")), n(month.get("citizen_reported")), accepted],
+        "closure": [rate_figure(month.get("closure_rate")), n(month.get("closed")), accepted],
+        "satisfaction": [rate_figure(month.get("satisfaction_rate")), n(month.get("satisfied")), n(month.get("rated"))],
+        "on-time": [rate_figure(month.get("on_time_closure_rate")), n(month.get("on_time_closed")), accepted],
+        "overdue": [n(today.get("overdue") or month.get("overdue")), None, None],
+        "coverage": [rate_figure(cov.get("rate")), n(cov.get("covered")), n(cov.get("registered"))],
+    }
+    return [figures[spec[0]] for spec in TILES]
+
+
+def kpi_tiles(kpis: Mapping[str, Any], coverage: Mapping[str, Any], lang: str) -> list[html.Div]:
+    """District tiles, each labelled with its period: the seed's six figures, on-time, overdue, coverage."""
+    tiles = []
+    for (key, label, period, kind, sub_kind), (value, num, den) in zip(TILES, tile_figures(kpis, coverage),
+                                                                       strict=True):
+        shown = _count(value) if kind == "count" else _pct(value, lang)
+        tone = ""
+        if sub_kind == "month":
+            sub = t("kpi.month_total", lang, n=_count(num))
+        elif sub_kind == "ratio":
+            sub = _ratio(num, den)
+        else:
+            sub, tone = "", "tone-red" if value else "tone-ok"
+        tiles.append(_tile(key, t(label, lang), t(period, lang), shown, sub, tone))
+    return tiles
 
 
 def street_rows(kpis: Mapping[str, Any], coverage: Mapping[str, Any],

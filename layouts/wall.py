@@ -12,6 +12,7 @@ from dashboard.status import STATUS_ORDER
 from layouts import ids
 from layouts.i18n import STRINGS, WALL_STRINGS, t
 from layouts.map import legend, wall_map
+from layouts.panels import STREET_ROWS, TILES
 
 
 def _label(key: str, lang: str, tag: Callable[..., Any] = html.Span, **kwargs: Any) -> Any:
@@ -52,6 +53,18 @@ class WallSettings:
     boundaries: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
     push_url: str = ""
     """The server's push stream (GRID_PUSH=sse); empty: the page polls on ``tick_ms``."""
+    names: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    """``{"street"|"category": {lang: {id: name}}}``: the pushed rows carry ids, the page names them."""
+
+
+PUSH_TARGETS = {
+    "base": ids.BASE_ROWS, "cluster": ids.CHECKPOINTS, "overlay": ids.CHANGE_ROWS, "wardens": ids.WARDEN_ROWS,
+    "map": ids.MAP, "tiles": ids.KPI_DISTRICT, "table": ids.STREET_TABLE, "round": ids.ROUND_LABEL,
+    "alerts": ids.ALERTS, "alert_item": ids.ALERT_ITEM, "clock": ids.CLOCK, "badge": ids.LAST_UPDATE,
+    "banner": ids.CONN_BANNER, "catchup": ids.CATCHUP, "catchup_text": ids.CATCHUP_TEXT,
+    "catchup_bar": ids.CATCHUP_BAR,
+}
+"""Where wall.js puts what it is pushed (the component ids, from layouts/ids.py)."""
 
 
 def wall_layout(settings: WallSettings) -> html.Div:
@@ -71,6 +84,9 @@ def wall_layout(settings: WallSettings) -> html.Div:
         "statuses": [s.value for s in STATUS_ORDER],  # the browser's copy of the ranks
         "push_url": settings.push_url,  # wall.js opens it (GRID_PUSH=sse); empty: the page polls
     }
+    if settings.push_url:  # pushed events carry figures and ids: what the page needs to render them
+        wall_config.update(tiles=[list(spec) for spec in TILES], names=settings.names,
+                           street_rows=STREET_ROWS, ids=PUSH_TARGETS)
     header = html.Header([
         html.Div([_label("title", lang, html.H1), _label("subtitle", lang, html.Div, className="subtitle")],
                  className="brand"),
@@ -111,10 +127,8 @@ def wall_layout(settings: WallSettings) -> html.Div:
     ], className="side")
     return html.Div([
         dcc.Location(id=ids.URL, refresh=False),
-        # with a push the interval only ticks the browser's clock and badge (no server call)
-        dcc.Interval(id=ids.TICK, interval=settings.tick_ms if not settings.push_url else 1000,
-                     n_intervals=0),
-        dcc.Store(id=ids.WALL_PUSH),  # the last pushed event (GRID_PUSH=sse; set by wall.js)
+        # with a push no interval runs: wall.js paints the clock and badge from its own timer
+        dcc.Interval(id=ids.TICK, interval=settings.tick_ms, n_intervals=0, disabled=bool(settings.push_url)),
         dcc.Store(id=ids.TICK_REQUEST),
         dcc.Store(id=ids.VIEW),
         dcc.Store(id=ids.HAVE),

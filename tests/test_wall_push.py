@@ -67,10 +67,10 @@ def test_consumer_signals_each_batch_that_read_entries(redis_conn: redis.Redis, 
 
 def test_stream_sends_everything_then_heartbeats_then_the_change(redis_conn: redis.Redis, tmp_path: Path) -> None:
     push, now = _push(redis_conn, tmp_path, heartbeat_s=0.2)
-    stream = push.stream("zh", None)
+    stream = push.stream(None)
     assert next(stream).startswith("retry: ")
     first_id, first = _event(next(stream))
-    assert first_id and {"hb", "have", "base", "tiles", "alerts"} <= set(first)
+    assert first_id and {"hb", "base", "tiles", "table", "round", "alerts", "geo", "wardens"} <= set(first)
     assert len(first["base"]) == 120  # type: ignore[arg-type]
     _, beat = _event(next(stream))  # nothing changed: the heartbeat alone, about heartbeat_s later
     assert set(beat) == {"hb"}
@@ -81,7 +81,7 @@ def test_stream_sends_everything_then_heartbeats_then_the_change(redis_conn: red
     t0 = time.monotonic()
     _, change = _event(next(stream))
     assert time.monotonic() - t0 < 0.15  # woken by the consumer's signal, not the heartbeat
-    assert "overlay" in change and "base" not in change
+    assert "overlay" in change and "base" not in change and "wardens" not in change
     assert any(row[3] == "cp5" for row in change["overlay"])  # type: ignore[union-attr, index]
     assert push.clients == 1
     stream.close()
@@ -90,36 +90,35 @@ def test_stream_sends_everything_then_heartbeats_then_the_change(redis_conn: red
 
 def test_viewers_in_step_share_one_event(redis_conn: redis.Redis, tmp_path: Path) -> None:
     push, now = _push(redis_conn, tmp_path)
-    a = push.event("zh", {}, now)
-    b = push.event("zh", {}, now)
-    assert a is b  # built once, the same id and text for both
-    assert push.event("en", {}, now)[0] != a[0]
+    a = push.event({}, now)
+    b = push.event({}, now)
+    assert a is b  # built once, the same id and text for both (events are language-free)
+    assert push.event(a[2], now)[0] != a[0]  # a viewer holding everything gets the heartbeat alone
 
 
 def test_resume_from_the_last_event_id_or_a_full_snapshot(redis_conn: redis.Redis, tmp_path: Path) -> None:
     push, _ = _push(redis_conn, tmp_path)
-    stream = push.stream("zh", None)
+    stream = push.stream(None)
     next(stream)
     first_id, _ = _event(next(stream))
     stream.close()
-    resumed = push.stream("zh", first_id)
+    resumed = push.stream(first_id)
     next(resumed)
     _, data = _event(next(resumed))
     assert "base" not in data and "tiles" not in data  # it holds them already
     resumed.close()
-    for lang, last in (("zh", "gone.1"), ("en", first_id)):  # unknown id, or another language
-        fresh = push.stream(lang, last)
-        next(fresh)
-        _, data = _event(next(fresh))
-        assert "base" in data and "tiles" in data
-        fresh.close()
+    fresh = push.stream("gone.1")  # an unknown id (another worker, or too far behind): everything
+    next(fresh)
+    _, data = _event(next(fresh))
+    assert "base" in data and "tiles" in data
+    fresh.close()
 
 
 def test_the_resume_ring_is_bounded(redis_conn: redis.Redis, tmp_path: Path) -> None:
     push, now = _push(redis_conn, tmp_path, ring_size=3)
-    ids = [push.event("zh", {}, now + k)[0] for k in range(10)]  # a new snapshot each second
+    ids = [push.event({}, now + k)[0] for k in range(10)]  # a new snapshot each second
     assert push.ring_length() == 3
-    assert push.resume(ids[0], "zh") == {} and push.resume(ids[-1], "zh") != {}
+    assert push.resume(ids[0]) == {} and push.resume(ids[-1]) != {}
 
 
 def test_stopping_the_runtime_ends_every_stream(redis_conn: redis.Redis, tmp_path: Path) -> None:
@@ -127,7 +126,7 @@ def test_stopping_the_runtime_ends_every_stream(redis_conn: redis.Redis, tmp_pat
     ended: list[int] = []
 
     def read() -> None:
-        ended.append(sum(1 for _ in push.stream("zh", None)))
+        ended.append(sum(1 for _ in push.stream(None)))
 
     readers = [threading.Thread(target=read) for _ in range(3)]
     for reader in readers:

@@ -14,7 +14,7 @@
   var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true, live: true,
                progress: null, shown: false, statuses: [],
                drawn: { base: {}, changes: {} }, linked: { base: {}, changes: {} },
-               wardensDrawn: 0, wardenCount: 0 };
+               wardensDrawn: 0, wardenCount: 0, wardenLayers: {}, wardensMoved: 0 };
   // What the layers last drew, per checkpoint id (tests and operators can ask the page).
   loop.statusOf = function (id) {
     return id in loop.drawn.changes ? loop.drawn.changes[id] : loop.drawn.base[id];
@@ -147,15 +147,13 @@
     return L.marker(latlng, { icon: icon, keyboard: false });
   }
 
-  function wardenPoint(feature, latlng, context) {
-    var h = context.hideout || {};
-    var silent = feature.properties.s === 1;
+  // A warden's circle options (its look when silent, and past DENSE_WARDENS a small dot).
+  function wardenStyle(silent, h) {
     var k = scale();
     // A city's thousands of wardens as full-size dots would bury the checkpoint clusters:
     // past DENSE_WARDENS they shrink to small unoutlined dots (still one per warden).
     var dense = loop.wardenCount > DENSE_WARDENS;
-    loop.wardensDrawn += 1;
-    return L.circleMarker(latlng, {
+    return {
       pane: h.pane || "overlayPane",
       radius: (dense ? 1.6 : 5) * k,
       fillColor: (h.colors || [])[silent ? 1 : 0] || "#3bf",
@@ -165,7 +163,17 @@
       weight: 2 * k,
       dashArray: silent ? "2 2" : null,
       interactive: false
-    });
+    };
+  }
+
+  function wardenPoint(feature, latlng, context) {
+    var h = context.hideout || {};
+    loop.wardensDrawn += 1;
+    loop.wardenHideout = h;
+    var layer = L.circleMarker(latlng, wardenStyle(feature.properties.s === 1, h));
+    // pushed rows carry the warden's id: a later move updates this marker alone (moveWardens)
+    if (feature.properties.i !== undefined) { loop.wardenLayers[feature.properties.i] = layer; }
+    return layer;
   }
 
   function boundaryStyle(feature, context) {
@@ -212,7 +220,7 @@
     var kioskRaw = (q.get("kiosk") || "").toLowerCase();
     var kiosk = kioskRaw === "1" || kioskRaw === "true" || kioskRaw === "yes";
     loop.statuses = cfg.statuses || [];
-    connectPush(cfg.push_url, l);
+    if (cfg.push_url) { startPush(cfg, l); }
     var outputs = (dash_clientside.callback_context.outputs_list || [])[2] || [];
     var labels = outputs.map(function (o) { return str(cfg, l, o.id.key); });
     var other = l === "en" ? "zh" : "en";
@@ -259,10 +267,14 @@
     var now = Date.now();
     var text;
     try {
-      text = new Intl.DateTimeFormat(l === "zh" ? "zh-CN" : "en-GB", {
+      // one formatter per language (building one is the costly part, each second)
+      var key = l + "|" + cfg.tz;
+      if (!loop.formats) { loop.formats = {}; }
+      var format = loop.formats[key] || (loop.formats[key] = new Intl.DateTimeFormat(l === "zh" ? "zh-CN" : "en-GB", {
         timeZone: cfg.tz, year: "numeric", month: "2-digit", day: "2-digit",
         hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
-      }).format(new Date(now));
+      }));
+      text = format.format(new Date(now));
     } catch (e) {
       var d = new Date(now);
       text = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
@@ -325,6 +337,7 @@
   function changeFeatures(rows) { loop.drawn.changes = {}; loop.linked.changes = {}; return features(rows); }
   function wardenFeatures(rows) {
     loop.wardensDrawn = 0;
+    loop.wardenLayers = {};
     loop.wardenCount = rows ? rows.length : 0;
     return features(rows);
   }
@@ -342,46 +355,260 @@
     return { center: pos, zoom: 17, transition: "flyTo" };
   }
 
-  // GRID_PUSH=sse: the server pushes each change (an EventSource, reconnecting by itself and
-  // resuming from its Last-Event-ID); one event holds the outputs a poll tick would answer.
-  var PUSH_STORE = "wall-push";  // layouts/ids.py WALL_PUSH
-  var PUSH_KEYS = ["hb", "have", "base", "cluster", "overlay", "wardens", "tiles", "table", "round",
-                   "alerts", "geo"];
-  function push(message) {
-    var nothing = PUSH_KEYS.map(function () { return dash_clientside.no_update; });
-    if (!message) { return nothing; }
-    var data;
-    try { data = JSON.parse(message); } catch (e) { return nothing; }
+  // GRID_PUSH=sse (the default): the server pushes each change as compact data on the page's own
+  // EventSource; this code renders it straight into the wall's containers (no Dash callback), and
+  // a timer paints the clock, the badge and the alerts' countdowns. A heartbeat only updates
+  // loop's fields: it costs no rendering at all.
+  var push = { cfg: null, lang: "zh", data: {}, wardens: {}, offset: 0, timer: null, painted: {} };
+  loop.push = push;
+
+  function count(n) { return String(Math.trunc(n || 0)).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  function pct(rate, cfg, l) { return rate === null || rate === undefined ? str(cfg, l, "kpi.none") : (rate * 100).toFixed(1) + "%"; }
+  function ratio(n, d) { return count(n) + "/" + count(d); }
+  // layouts/i18n.py duration(): minute granularity, "2天3小时", "3h 05m", "12m"
+  function duration(seconds, cfg, l) {
+    var minutes = Math.max(0, Math.floor(Math.abs(seconds) / 60));
+    var days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
+    var sep = l === "zh" ? "" : " ";
+    if (days) { return days + str(cfg, l, "unit.d") + sep + hours + str(cfg, l, "unit.h"); }
+    if (hours) { return hours + str(cfg, l, "unit.h") + sep + pad(mins) + str(cfg, l, "unit.m"); }
+    return mins + str(cfg, l, "unit.m");
+  }
+  function nameOf(cfg, kind, l, id) {
+    var names = ((cfg.names || {})[kind] || {})[l] || {};
+    return names[id] || id || "";
+  }
+  function el(key) { return document.getElementById(push.cfg.ids[key]); }
+  // the app's clock (seconds): the browser's, moved by the offset the last heartbeat gave
+  function appNow() { return Date.now() / 1000 + push.offset; }
+
+  function renderTiles(cfg, l, figures) {
+    var html = cfg.tiles.map(function (spec, i) {
+      var f = figures[i] || [0, 0, 0], v = f[0], sub = "", tone = "";
+      var shown = spec[3] === "count" ? count(v) : pct(v, cfg, l);
+      if (spec[4] === "month") { sub = str(cfg, l, "kpi.month_total", { n: count(f[1]) }); }
+      else if (spec[4] === "ratio") { sub = ratio(f[1], f[2]); }
+      else { tone = v ? " tone-red" : " tone-ok"; }
+      return '<div class="tile' + tone + '" data-kpi="' + escapeHtml(spec[0]) + '"><div class="tile-label">' +
+             '<span class="tile-name">' + escapeHtml(str(cfg, l, spec[1])) + '</span><span class="tile-period">' +
+             escapeHtml(str(cfg, l, spec[2])) + '</span></div><div class="tile-value">' + escapeHtml(shown) +
+             '</div><div class="tile-sub">' + escapeHtml(sub) + "</div></div>";
+    });
+    el("tiles").innerHTML = html.join("");
+  }
+
+  var COLS = ["rank", "street", "today", "month", "closure", "on_time", "satisfaction", "overdue", "coverage"];
+  function rateCell(rate, n, d, cfg, l) {
+    return '<td class="num"><span class="rate">' + escapeHtml(pct(rate, cfg, l)) + '</span><span class="ratio">' +
+           ratio(n, d) + "</span></td>";
+  }
+  function renderTable(cfg, l, table) {
+    var head = COLS.map(function (c) {
+      return '<th class="col-' + c + '">' + escapeHtml(str(cfg, l, "col." + c)) + "</th>";
+    }).join("");
+    var body = table.rows.map(function (r) {
+      // [id, rank, today, month, closure, closed, on_time, on_time_closed, sat, satisfied, rated, overdue,
+      //  coverage, covered, registered] (dashboard/wall_data.py street_data)
+      return '<tr data-street="' + escapeHtml(r[0]) + '"><td class="rank">' + r[1] + '</td><td class="name">' +
+             escapeHtml(nameOf(cfg, "street", l, r[0])) + '</td><td class="num">' + count(r[2]) +
+             '</td><td class="num">' + count(r[3]) + "</td>" + rateCell(r[4], r[5], r[3], cfg, l) +
+             rateCell(r[6], r[7], r[3], cfg, l) + rateCell(r[8], r[9], r[10], cfg, l) +
+             '<td class="num overdue' + (r[11] ? " hot" : "") + '">' + r[11] + "</td>" +
+             rateCell(r[12], r[13], r[14], cfg, l) + "</tr>";
+    });
+    if (table.more > 0) {
+      body.push('<tr><td colspan="' + COLS.length + '" class="streets-more">' +
+                escapeHtml(str(cfg, l, "streets.more", { n: table.more })) + "</td></tr>");
+    }
+    el("table").innerHTML = '<table class="streets"><thead><tr>' + head + "</tr></thead><tbody>" +
+                            body.join("") + "</tbody></table>";
+  }
+
+  function renderRound(cfg, l, rnd) {
+    el("round").textContent = str(cfg, l, "round." + rnd[0]) + (rnd[1] && rnd[2] ? " " + rnd[1] + "–" + rnd[2] : "");
+  }
+
+  // [case, street, category, hazard, colour, reported_ts, deadline_ts, flash_until]
+  function renderAlerts(cfg, l, alerts) {
+    var box = el("alerts");
+    if (!alerts.rows.length) {
+      box.innerHTML = '<div class="alerts-empty">' + escapeHtml(str(cfg, l, "alerts.empty")) + "</div>";
+      push.alertItems = [];
+      return;
+    }
+    var html = alerts.rows.map(function (r) {
+      var id = escapeHtml(JSON.stringify({ index: r[0], type: cfg.ids.alert_item }));
+      var href = "/case/" + encodeURIComponent(r[0]) + (l === "en" ? "?lang=en" : "");
+      return '<div id="' + id + '" class="alert alert-' + escapeHtml(r[4]) + (r[3] ? " alert-hazard" : "") +
+             '" data-case="' + escapeHtml(r[0]) + '"><span class="alert-head">' +
+             (r[3] ? '<span class="alert-flag">' + escapeHtml(str(cfg, l, "alerts.hazard")) + "</span>" : "") +
+             '<span class="alert-case">' + escapeHtml(r[0]) + '</span><a href="' + escapeHtml(href) +
+             '" target="_blank" rel="noopener" class="alert-link" title="' +
+             escapeHtml(str(cfg, l, "alerts.open_case")) + '">↗</a></span><span class="alert-countdown"></span>' +
+             '<span class="alert-where"><span class="alert-street">' + escapeHtml(nameOf(cfg, "street", l, r[1])) +
+             '</span><span class="alert-sep"> · </span><span class="alert-category">' +
+             escapeHtml(nameOf(cfg, "category", l, r[2])) + '</span></span><span class="alert-age"></span></div>';
+    });
+    if (alerts.more > 0) {
+      html.push('<div class="alerts-more">' + escapeHtml(str(cfg, l, "alerts.more", { n: alerts.more })) + "</div>");
+    }
+    box.innerHTML = html.join("");
+    var nodes = box.querySelectorAll(".alert");
+    push.alertItems = alerts.rows.map(function (r, i) {
+      return { row: r, node: nodes[i], countdown: nodes[i].querySelector(".alert-countdown"),
+               age: nodes[i].querySelector(".alert-age"), text: {} };
+    });
+    tickAlerts();
+  }
+
+  // The countdowns, from each alert's deadline (minute granularity, as layouts/panels.py words them):
+  // text is written only when it changes, so most seconds touch no DOM at all.
+  function tickAlerts() {
+    var cfg = push.cfg, l = push.lang, now = appNow();
+    (push.alertItems || []).forEach(function (item) {
+      var r = item.row;
+      var over = r[6] === null ? 0 : Math.floor(Math.round(now - r[6]) / 60) * 60;
+      var countdown = over >= 0 ? str(cfg, l, "alerts.overdue_by", { d: duration(over, cfg, l) })
+                                : str(cfg, l, "alerts.left", { d: duration(over, cfg, l) });
+      var age = str(cfg, l, "alerts.age", { d: duration(r[5] === null ? 0 : Math.floor(Math.round(now - r[5]) / 60) * 60, cfg, l) });
+      if (item.text.countdown !== countdown) { item.countdown.textContent = item.text.countdown = countdown; }
+      if (item.text.age !== age) { item.age.textContent = item.text.age = age; }
+      var fresh = r[7] !== null && now < r[7];
+      if (item.text.fresh !== fresh) { item.node.classList.toggle("alert-new", fresh); item.text.fresh = fresh; }
+    });
+  }
+
+  function renderAll() {
+    var cfg = push.cfg, l = push.lang, d = push.data;
+    if (!cfg) { return; }
+    if (d.tiles) { renderTiles(cfg, l, d.tiles); }
+    if (d.table) { renderTable(cfg, l, d.table); }
+    if (d.round) { renderRound(cfg, l, d.round); }
+    if (d.alerts) { renderAlerts(cfg, l, d.alerts); }
+  }
+
+  // Warden positions arrive as changes against the set this page holds ({all} or {set, del}).
+  // Moves of wardens already drawn update their markers in place (a few path updates, not the
+  // whole layer: at 100k the layer holds 20k wardens); anything else redraws the layer.
+  function applyWardens(change) {
+    var held = change.all ? {} : push.wardens;
+    var moved = change.all || change.set || {};
+    var ids = Object.keys(moved);
+    ids.forEach(function (id) { held[id] = moved[id]; });
+    (change.del || []).forEach(function (id) { delete held[id]; });
+    push.wardens = held;
+    var inPlace = !change.all && !(change.del || []).length && loop.wardenHideout &&
+                  ids.every(function (id) { return loop.wardenLayers[id]; });
+    if (inPlace) {
+      ids.forEach(function (id) {
+        var r = moved[id], layer = loop.wardenLayers[id];
+        layer.setLatLng([r[1], r[0]]);
+        layer.setStyle(wardenStyle(r[2] === 1, loop.wardenHideout));
+      });
+      loop.wardensMoved += ids.length;
+      return;
+    }
+    setData("wardens", Object.keys(held).map(function (id) { var r = held[id]; return [r[0], r[1], r[2], id]; }));
+  }
+
+  function setData(key, value, prop) {
+    var props = {};
+    props[prop || "data"] = value;
+    dash_clientside.set_props(push.cfg.ids[key], props);
+  }
+
+  function applyEvent(data, length) {
     loop.pushedAt = Date.now();
     // arrival of the last pushed events (benchmarks split the latency with it): bounded
     loop.pushes = loop.pushes || [];
-    loop.pushes.push([loop.pushedAt, "overlay" in data || "base" in data, message.length]);
+    loop.pushes.push([loop.pushedAt, "overlay" in data || "base" in data, length, Object.keys(data).join(",")]);
     if (loop.pushes.length > 200) { loop.pushes.shift(); }
-    return PUSH_KEYS.map(function (k) { return k in data ? data[k] : dash_clientside.no_update; });
+    if ("base" in data) { setData("base", data.base); }
+    if ("cluster" in data) { setData("cluster", data.cluster, "cluster"); }
+    if ("overlay" in data) { setData("overlay", data.overlay); }
+    if ("wardens" in data) { applyWardens(data.wardens); }
+    var cfg = push.cfg, l = push.lang, d = push.data;
+    if ("geo" in data) { d.geo = data.geo; }
+    if ("tiles" in data) { d.tiles = data.tiles; renderTiles(cfg, l, d.tiles); }
+    if ("table" in data) { d.table = data.table; renderTable(cfg, l, d.table); }
+    if ("round" in data) { d.round = data.round; renderRound(cfg, l, d.round); }
+    if ("alerts" in data) { d.alerts = data.alerts; renderAlerts(cfg, l, d.alerts); }
+  }
+
+  function onMessage(ev) {
+    if (ev.lastEventId) { loop.lastEventId = ev.lastEventId; }
+    var data;
+    try { data = JSON.parse(ev.data); } catch (e) { return; }
+    if (data.hb) {
+      heartbeat(data.hb);
+      if (data.hb.live) { push.offset = data.hb.t - Date.now() / 1000; }
+    }
+    for (var key in data) {
+      if (key !== "hb") { applyEvent(data, ev.data.length); return; }
+    }
+    loop.beats = (loop.beats || 0) + 1;  // a heartbeat alone: nothing to render
+    loop.beatBytes = ev.data.length;
+  }
+
+  // The clock, badge, banner and catch-up panel (what clock() computes), written straight to the
+  // DOM once a second, and only where the text changed.
+  function paint() {
+    var cfg = push.cfg;
+    if (!cfg) { return; }
+    var out = clock(0, cfg, { lang: push.lang });
+    var writes = [["clock", "textContent", out[0]], ["badge", "textContent", out[1]], ["badge", "className", out[2]],
+                  ["banner", "textContent", out[3]], ["banner", "className", out[4]],
+                  ["catchup", "className", out[5]], ["catchup_text", "textContent", out[6]]];
+    writes.forEach(function (w) {
+      var k = w[0] + "." + w[1];
+      if (push.painted[k] !== w[2]) {
+        var node = el(w[0]);
+        if (node) { node[w[1]] = w[2]; push.painted[k] = w[2]; }
+      }
+    });
+    if (push.painted.bar !== out[7].width) {
+      var bar = el("catchup_bar");
+      if (bar) { bar.style.width = out[7].width; push.painted.bar = out[7].width; }
+    }
+    tickAlerts();
+  }
+
+  function startPush(cfg, l) {
+    var changed = push.lang !== l;
+    push.cfg = cfg;
+    push.lang = l;
+    push.painted = {};
+    if (changed) { renderAll(); }
+    if (!push.timer) {
+      push.timer = setInterval(paint, 1000);
+      // a click on an alert flies the map to it (the case link opens the case file instead)
+      el("alerts").addEventListener("click", function (ev) {
+        var item = ev.target.closest ? ev.target.closest(".alert") : null;
+        if (!item || ev.target.closest("a")) { return; }
+        var pos = (push.data.geo || {})[item.getAttribute("data-case")];
+        if (pos) { setData("map", { center: pos, zoom: 17, transition: "flyTo" }, "viewport"); }
+      });
+    }
+    paint();
+    connectPush(cfg.push_url);
   }
 
   // The page's own EventSource (not a Dash component: a re-render must never reconnect it).
   // The browser reconnects it by itself and sends Last-Event-ID; if the server refuses it (the
   // stream closed for good), it is reopened after RECONNECT_MS, resuming from the last id seen.
   var RECONNECT_MS = 3000;
-  function connectPush(base, l) {
-    if (!base || !window.EventSource) { return; }
-    var url = base + "?lang=" + encodeURIComponent(l);
-    if (loop.source && loop.sourceUrl === url && loop.source.readyState !== 2) { return; }
+  function connectPush(url) {
+    if (!url || !window.EventSource) { return; }
+    if (loop.source && loop.source.readyState !== 2) { return; }
     if (loop.source) { loop.source.close(); }
-    var full = loop.lastEventId && loop.sourceUrl === url
-      ? url + "&last_id=" + encodeURIComponent(loop.lastEventId) : url;
+    var full = loop.lastEventId ? url + "?last_id=" + encodeURIComponent(loop.lastEventId) : url;
     var source = new EventSource(full);
     loop.source = source;
-    loop.sourceUrl = url;
     loop.connects = (loop.connects || 0) + 1;
-    source.onmessage = function (ev) {
-      if (ev.lastEventId) { loop.lastEventId = ev.lastEventId; }
-      dash_clientside.set_props(PUSH_STORE, { data: ev.data });
-    };
+    source.onmessage = onMessage;
     source.onerror = function () {
       if (source.readyState === 2 && loop.source === source) {
-        setTimeout(function () { if (loop.source === source) { connectPush(base, l); } }, RECONNECT_MS);
+        setTimeout(function () { if (loop.source === source) { connectPush(url); } }, RECONNECT_MS);
       }
     };
   }
@@ -389,8 +616,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     wall: { view: view, baseFeatures: baseFeatures, changeFeatures: changeFeatures,
-            wardenFeatures: wardenFeatures, gate: gate, heartbeat: heartbeat, clock: clock, flyTo: flyTo,
-            push: push }
+            wardenFeatures: wardenFeatures, gate: gate, heartbeat: heartbeat, clock: clock, flyTo: flyTo }
   });
   // A wall opened with ?token=… (no session, no log-in page) passes its token on to the case
   // files it links to, so the new tab opens without a log-in too.
