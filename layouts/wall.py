@@ -38,6 +38,11 @@ def _bounds(geojson: Mapping[str, Any] | None) -> list[list[float]] | None:
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
+def fit_bounds(boundaries: Mapping[str, Mapping[str, Any] | None]) -> list[list[float]] | None:
+    """The corners the wall's map fits to: the streets', else the communities'."""
+    return _bounds(boundaries.get("street")) or _bounds(boundaries.get("community"))
+
+
 @dataclass(frozen=True)
 class WallSettings:
     """What the wall page needs, as plain data: built once by the app factory from config and reference."""
@@ -50,17 +55,27 @@ class WallSettings:
     tile_attribution: str = ""
     district_view: tuple[float, float, int] = (41.12, 122.07, 13)
     boundaries: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    """Boundary layers inlined in the page (small tests); the app serves them by URL instead."""
+    boundary_urls: Mapping[str, str] = field(default_factory=dict)
+    """Each boundary level's fingerprinted URL (dashboard/wall_layers.py): fetched, not in the layout."""
+    bounds: list[list[float]] | None = None
+    """South-west / north-east corners the map fits to (else taken from ``boundaries``)."""
     push_url: str = ""
     """The server's push stream (GRID_PUSH=sse); empty: the page polls on ``tick_ms``."""
 
 
-def wall_layout(settings: WallSettings) -> html.Div:
-    """Build the wall page (language and kiosk are applied in the browser)."""
+def wall_layout(settings: WallSettings, base: Mapping[str, Any] | None = None) -> html.Div:
+    """Build the wall page (language and kiosk are applied in the browser).
+
+    ``base`` names the checkpoint base layer current when the page is served (``{"id", "url",
+    "n", "cluster"}``): the browser fetches it at once, beside its first tick, which then sends
+    only the overlay relative to it. None (history still being read): the first tick names one.
+    """
     lang = settings.lang if settings.lang in STRINGS else "zh"
     boundaries = settings.boundaries
-    the_map = wall_map(settings.district_view, boundaries, settings.tile_url, cluster=False,
-                       tile_attribution=settings.tile_attribution)
-    bounds = _bounds(boundaries.get("street")) or _bounds(boundaries.get("community"))
+    the_map = wall_map(settings.district_view, boundaries, settings.tile_url, cluster=bool(base and base["cluster"]),
+                       tile_attribution=settings.tile_attribution, boundary_urls=settings.boundary_urls)
+    bounds = settings.bounds or fit_bounds(boundaries)
     wall_config = {
         "stale_after_s": float(settings.stale_after_s),
         "lost_after_s": 4.0,
@@ -117,11 +132,11 @@ def wall_layout(settings: WallSettings) -> html.Div:
         dcc.Store(id=ids.WALL_PUSH),  # the last pushed event (GRID_PUSH=sse; set by wall.js)
         dcc.Store(id=ids.TICK_REQUEST),
         dcc.Store(id=ids.VIEW),
-        dcc.Store(id=ids.HAVE),
+        dcc.Store(id=ids.HAVE, data={"base": base["id"]} if base else None),
         dcc.Store(id=ids.HEARTBEAT),
         dcc.Store(id=ids.HEARTBEAT_SINK),
         dcc.Store(id=ids.ALERT_GEO),
-        dcc.Store(id=ids.BASE_ROWS),
+        dcc.Store(id=ids.BASE_ROWS, data=dict(base) if base else None),
         dcc.Store(id=ids.CHANGE_ROWS),
         dcc.Store(id=ids.WARDEN_ROWS),
         dcc.Store(id=ids.WALL_CONFIG, data=wall_config),
