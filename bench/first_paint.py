@@ -58,12 +58,16 @@ FP_JS = """
 (function () {
   var expected = %(expected)d, cluster = %(cluster)s;
   window.__firstPaint = null;
+  window.__fpParts = {};
   function check() {
     var g = window.gridWall, k = document.getElementById('kpi-district');
     var map = cluster ? !!document.querySelector('.cp-cluster')
                       : !!(g && g.drawn && Object.keys(g.drawn.base).length >= expected);
     var kpi = !!(k && k.children.length && /[0-9]/.test(k.textContent));
-    if (map && kpi) { window.__firstPaint = performance.now(); return; }
+    var t = performance.now(), parts = window.__fpParts;
+    if (map && parts.map === undefined) { parts.map = t; }
+    if (kpi && parts.kpi === undefined) { parts.kpi = t; }
+    if (map && kpi) { window.__firstPaint = t; return; }
     requestAnimationFrame(check);
   }
   requestAnimationFrame(check);
@@ -93,6 +97,8 @@ class Load:
     layout_size: int
     uncompressed: list[tuple[str, int]] = field(default_factory=list)
     timeline: list[tuple[float, float, int, int, str, str]] = field(default_factory=list)
+    parts: dict[str, float] = field(default_factory=dict)
+    """When the map (markers) and the KPI tiles were first seen on a frame (s after navigation)."""
     """Per request: start and end (s after the first request), bytes sent and decoded, encoding, path."""
 
 
@@ -173,8 +179,11 @@ def _load(driver: Any, url: str, expected: int, timeout: float) -> Load:
         if paint is not None:
             break
         time.sleep(0.05)
+    parts = driver.execute_script("return window.__fpParts") or {}
     driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": found["identifier"]})
-    return _network(driver.get_log("performance"), paint / 1000 if paint is not None else None)
+    load = _network(driver.get_log("performance"), paint / 1000 if paint is not None else None)
+    load.parts = {k: v / 1000 for k, v in parts.items()}
+    return load
 
 
 def _network(entries: list[dict[str, Any]], paint: float | None) -> Load:
@@ -240,7 +249,8 @@ def _print_run(run: int, name: str, cold: Load, warm: Load, verbose: bool) -> No
     paint, again = cold.first_paint_s or float("inf"), warm.first_paint_s or float("inf")
     print(f"  run {run + 1} {name:>15}: first paint {_fmt(paint)}, {_kb(cold.bytes_total)} in {cold.requests}"
           f" requests (layout {_kb(cold.layout_sent)} sent, {_kb(cold.layout_size)} decoded);"
-          f" warm reload {_fmt(again)}, {_kb(warm.bytes_total)}", flush=True)
+          f" warm reload {_fmt(again)}, {_kb(warm.bytes_total)}; markers at {cold.parts.get('map', 0):.2f} s,"
+          f" KPI tiles at {cold.parts.get('kpi', 0):.2f} s", flush=True)
 
 
 def run_scale(preset: str, args: argparse.Namespace, before: Path | None) -> dict[str, Variant]:

@@ -206,8 +206,7 @@ def register(app: dash.Dash, model: WallModel, push: bool = False) -> None:
             ClientsideFunction("wall", fn),
             Output(layer, "data"),
             Input(rows, "data"),
-            # the page's layout may name the current base layer: fetched at once, beside the first tick
-            prevent_initial_call=rows != ids.BASE_ROWS,
+            prevent_initial_call=True,
         )
     app.clientside_callback(
         ClientsideFunction("wall", "flyTo"),

@@ -19,6 +19,7 @@ from dashboard import access, http, metrics, security, wall_layers, wall_push
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
 from dashboard.export import bp as export_blueprint
+from dashboard.index import GridDash
 from dashboard.login import login_blueprint, login_page
 from dashboard.pages import match
 from dashboard.public import CACHE_KEY, public_blueprint
@@ -153,7 +154,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     conn = connection if connection is not None else open_redis(cfg)
     runtime = build_runtime(cfg, conn, reference)
 
-    app = dash.Dash(
+    app = GridDash(
         __name__,
         assets_folder=str(ASSETS),
         serve_locally=True,

@@ -8,8 +8,11 @@ HTML page. Dash's own routes (``/_dash-*``, ``/_reload-hash``, ``/_favicon.ico``
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import dash
 import redis
@@ -53,6 +56,38 @@ def static_cache_control(path: str, args: Mapping[str, str]) -> str | None:
         if path.startswith(prefix):
             return FINGERPRINTED if args.get(param) else REVALIDATE
     return None
+
+
+KEPT_COMPRESSED = 128
+"""Compressed static files kept (Dash's scripts: ~15 files per algorithm)."""
+
+
+class StaticCompressCache:
+    """Flask-Compress's cache: keeps the compressed bytes of fingerprinted static files only.
+
+    Flask-Compress asks every response's key here; anything else (API answers, pages, callbacks)
+    is compressed afresh each time. Dash's scripts (2.7 MB) were compressed on every page load.
+    """
+
+    def __init__(self, size: int = KEPT_COMPRESSED) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        """The compressed bytes kept under ``key`` ("<algorithm>;<full path>"), or None."""
+        with self._lock:
+            return self._kept.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        """Keep ``value`` when ``key`` names a fingerprinted static file (bounded, oldest out)."""
+        path, _, query = key.partition(";")[2].partition("?")
+        if static_cache_control(path, dict(parse_qsl(query))) != FINGERPRINTED:
+            return
+        with self._lock:
+            self._kept[key] = value
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
 
 
 def wants_json(path: str) -> bool:
@@ -133,4 +168,6 @@ def install(app: dash.Dash) -> None:
                 response.headers["Cache-Control"] = found
         return response
 
+    server.config.setdefault("COMPRESS_CACHE_BACKEND", StaticCompressCache)
+    server.config.setdefault("COMPRESS_CACHE_KEY", lambda req: req.full_path)
     Compress(server)

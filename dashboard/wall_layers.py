@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import flask
+import numpy as np
 
 BASE_PATH = "/api/v1/wall/base/"
 """Where a checkpoint base layer is served (followed by its base id)."""
@@ -47,8 +48,8 @@ IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, no-cache"
 """Cache-Control of an answer the browser may keep but must revalidate (ETag) before use."""
 
-GZIP_LEVEL = 6
-"""Compression level of the kept payloads (9 saves ~2 % more at twice the time)."""
+GZIP_LEVEL = 5
+"""Compression level of the kept payloads (built once per base: 9 saves a few % at 3x the time)."""
 
 
 def base_url(base_id: str) -> str:
@@ -57,13 +58,9 @@ def base_url(base_id: str) -> str:
 
 
 def _deltas(values: Iterable[float]) -> list[int]:
-    out: list[int] = []
-    last = 0
-    for value in values:
-        q = round(value * SCALE)
-        out.append(q - last)
-        last = q
-    return out
+    # numpy rounds half to even like round(); 100k coordinates in a few ms instead of ~100
+    q = np.rint(np.fromiter(values, dtype=np.float64) * SCALE).astype(np.int64)
+    return np.diff(q, prepend=np.int64(0)).tolist()  # type: ignore[no-any-return]
 
 
 def _undelta(deltas: Iterable[int]) -> list[float]:
@@ -79,11 +76,15 @@ def encode_base(base_id: str, points: Mapping[str, tuple[float, float]], ranks: 
                 default_rank: int, cluster: bool, with_ids: bool = True) -> dict[str, Any]:
     """The compact columnar form of a base layer (``points``: id -> (lat, lon)).
 
-    Ordered by rank, worst last (drawn on top of the green dots around it), then by id (nearby
-    checkpoints have nearby ids, so the coordinate deltas stay small). Ranks must be 0..9.
+    Ordered by rank, worst last (drawn on top of the green dots around it), then in the order of
+    ``points`` (registration order: nearby checkpoints come together, so the coordinate deltas
+    stay small). Ranks must be 0..9.
     """
-    order = sorted(points, key=lambda cid: (ranks.get(cid, default_rank), cid))
-    rank_text = "".join(str(ranks.get(cid, default_rank)) for cid in order)
+    buckets: dict[int, list[str]] = {}
+    for cid in points:
+        buckets.setdefault(ranks.get(cid, default_rank), []).append(cid)
+    order = [cid for rank in sorted(buckets) for cid in buckets[rank]]
+    rank_text = "".join(str(rank) * len(buckets[rank]) for rank in sorted(buckets))
     return {
         "format": BASE_FORMAT, "id": base_id, "cluster": cluster, "n": len(order), "scale": SCALE,
         "lon": _deltas(points[cid][1] for cid in order),

@@ -277,10 +277,12 @@ class WallModel:
                 version: int, now: float) -> Base:
         cluster = len(points) > CLUSTER_THRESHOLD
         # ``ranks`` is read-only and replaced (never changed) on updates: the base may share it;
-        # its compact form is built when a browser first asks for it (base_payload)
+        # its compact form is built beside the tick (base_payload), for the browsers to fetch
         base = Base(f"{self.cache.instance}-{version}-{int(now)}", MappingProxyType(ranks), cluster)
         self.cache.base = base
         self._remember(base.base_id, base.ranks, cluster)
+        # its compact form is wanted by every page right after this tick: build it now, beside it
+        threading.Thread(target=self.base_payload, args=(base.base_id,), name="wall-base", daemon=True).start()
         try:  # share it: another worker may answer this browser's next tick
             self.runtime.redis.set(WALL_BASE_PREFIX + base.base_id,
                                    json.dumps({"ranks": dict(base.ranks), "cluster": cluster}),

@@ -85,6 +85,7 @@ def wall_layout(settings: WallSettings, base: Mapping[str, Any] | None = None) -
         "bounds": bounds,
         "statuses": [s.value for s in STATUS_ORDER],  # the browser's copy of the ranks
         "push_url": settings.push_url,  # wall.js opens it (GRID_PUSH=sse); empty: the page polls
+        "base": dict(base) if base else None,  # wall.js fetches and draws it at once (no tick awaited)
     }
     header = html.Header([
         html.Div([_label("title", lang, html.H1), _label("subtitle", lang, html.Div, className="subtitle")],
@@ -136,7 +137,7 @@ def wall_layout(settings: WallSettings, base: Mapping[str, Any] | None = None) -
         dcc.Store(id=ids.HEARTBEAT),
         dcc.Store(id=ids.HEARTBEAT_SINK),
         dcc.Store(id=ids.ALERT_GEO),
-        dcc.Store(id=ids.BASE_ROWS, data=dict(base) if base else None),
+        dcc.Store(id=ids.BASE_ROWS),
         dcc.Store(id=ids.CHANGE_ROWS),
         dcc.Store(id=ids.WARDEN_ROWS),
         dcc.Store(id=ids.WALL_CONFIG, data=wall_config),

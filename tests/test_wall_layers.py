@@ -43,8 +43,8 @@ def test_compact_base_round_trip(points: dict[str, tuple[tuple[float, float], in
     doc = json.loads(json.dumps(encode_base("b1", where, ranks, PENDING, cluster=not with_ids, with_ids=with_ids)))
     rows = decode_base(doc)
     assert doc["format"] == BASE_FORMAT and doc["n"] == len(points) and doc["cluster"] is (not with_ids)
-    # worst last (drawn on top), then by id: the order the wall draws in
-    order = sorted(points, key=lambda cid: (ranks[cid], cid))
+    # worst last (drawn on top), then as given (registration order): the order the wall draws in
+    order = sorted(points, key=lambda cid: ranks[cid])
     assert [r[2] for r in rows] == [ranks[c] for c in order]
     for row, cid in zip(rows, order, strict=True):
         lat, lon = where[cid]
@@ -195,3 +195,39 @@ def test_every_answer_the_wall_reads_is_compressed_but_the_push_stream(app: Any)
     assert stream.status_code == 200 and "Content-Encoding" not in stream.headers  # see docs/performance.md
     assert next(iter(stream.response)).startswith(b"retry: ")
     stream.close()
+
+
+def test_the_wall_index_leaves_out_the_libraries_it_never_draws(app: Any) -> None:
+    client = app.server.test_client()
+    wall = client.get("/?kiosk=1", headers=WALL).get_data(as_text=True)
+    scripts = " ".join(re.findall(r'<script src="([^"]+)"', wall))
+    assert "dash_leaflet" in scripts and "dash_renderer" in scripts and "dash_core_components" in scripts
+    assert "dash_ag_grid" not in scripts and "dash_table" not in scripts, scripts
+    other = client.get("/case/C1", headers=WALL)  # any other page: every library (its grids need them)
+    assert other.status_code == 200 and "dash_ag_grid" in " ".join(re.findall(r'<script src="([^"]+)"',
+                                                                              other.get_data(as_text=True)))
+    from dashboard.index import WALL_SKIPS, drop_scripts
+
+    full = '<script src="/_dash-component-suites/dash_ag_grid/x.js"></script>\n<script src="/a.js"></script>'
+    assert drop_scripts(full, WALL_SKIPS) == '<script src="/a.js"></script>'
+
+
+def test_fingerprinted_static_files_are_compressed_once(app: Any) -> None:
+    from dashboard.http import StaticCompressCache
+
+    cache = StaticCompressCache(size=2)
+    cache.set("zstd;/_dash-component-suites/dash/dcc/dcc.v4_4_1m1.js?", b"packed")
+    cache.set("zstd;/assets/wall.js?m=1", b"w")
+    cache.set("zstd;/api/v1/kpis?", b"never kept")
+    cache.set("zstd;/assets/wall.js?", b"unpinned: never kept")
+    assert cache.get("zstd;/_dash-component-suites/dash/dcc/dcc.v4_4_1m1.js?") == b"packed"
+    assert cache.get("zstd;/api/v1/kpis?") is None and cache.get("zstd;/assets/wall.js?") is None
+    cache.set("zstd;/assets/other.css?m=2", b"o")  # bounded: the oldest goes
+    assert cache.get("zstd;/_dash-component-suites/dash/dcc/dcc.v4_4_1m1.js?") is None
+    client = app.server.test_client()
+    index = client.get("/", headers=WALL).get_data(as_text=True)
+    suite = re.findall(r'src="(/_dash-component-suites/[^"]+\.js)"', index)[0]
+    first = client.get(suite, headers={"Accept-Encoding": "gzip"})
+    second = client.get(suite, headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip" and first.get_data() == second.get_data()
+    assert gzip.decompress(first.get_data())

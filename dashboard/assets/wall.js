@@ -4,6 +4,16 @@
 (function () {
   "use strict";
 
+  // The wall's page leaves out the component libraries it never draws (dashboard/index.py:
+  // dash-ag-grid alone is 1.3 MB of script); Dash's renderer still resolves every component
+  // type of its validation layout (the other pages'), so each left-out library is named here by
+  // a stand-in that draws nothing. On the other pages the real library is loaded and kept.
+  ["dash_ag_grid", "dash_table", "dash_extensions"].forEach(function (name) {
+    if (!window[name] && window.Proxy) {
+      window[name] = new Proxy({}, { get: function () { return function () { return null; }; } });
+    }
+  });
+
   // Per-page state of the update loop (this browser tab only).
   var DENSE_WARDENS = 2000;  // more wardens than this: drawn as small dots
   // A tick that never answers (server gone, or an error reply that Dash swallows) frees the
@@ -217,6 +227,7 @@
     var kioskRaw = (q.get("kiosk") || "").toLowerCase();
     var kiosk = kioskRaw === "1" || kioskRaw === "true" || kioskRaw === "yes";
     loop.statuses = cfg.statuses || [];
+    prefetchBase(cfg.base);
     connectPush(cfg.push_url, l);
     var outputs = (dash_clientside.callback_context.outputs_list || [])[2] || [];
     var labels = outputs.map(function (o) { return str(cfg, l, o.id.key); });
@@ -335,12 +346,12 @@
 
   function decodeBase(doc) {
     if (!doc || doc.format !== BASE_FORMAT) { throw new Error("not a wall base layer"); }
-    var n = doc.n, dlon = doc.lon, dlat = doc.lat, ranks = doc.s, ids = doc.ids, scale = doc.scale;
+    var n = doc.n, dlon = doc.lon, dlat = doc.lat, digits = doc.s, ids = doc.ids, scale = doc.scale;
     var out = new Array(n), lon = 0, lat = 0;
     for (var i = 0; i < n; i++) {
       lon += dlon[i];
       lat += dlat[i];
-      var props = { s: ranks.charCodeAt(i) - 48 };
+      var props = { s: digits.charCodeAt(i) - 48 };
       if (ids) { props.i = ids[i]; }
       out[i] = { type: "Feature", properties: props, geometry: { type: "Point", coordinates: [lon / scale, lat / scale] } };
     }
@@ -361,7 +372,22 @@
   }
 
   // Drawn as soon as it arrives (a Promise: Dash applies the layer's data when it resolves).
-  function baseFeatures(ref) {
+  function baseFeatures(ref) { return loadBase(ref); }
+
+  // The page's layout names the base layer current when it was served: fetched and drawn at
+  // once, without waiting for the first tick (Dash runs a callback whose input another callback
+  // may still change only after that one answers); the tick then names the same id: no refetch.
+  var CHECKPOINTS = "checkpoints";  // layouts/ids.py CHECKPOINTS
+  function prefetchBase(ref) {
+    var pending = loadBase(ref);
+    if (pending && pending.then) {
+      pending.then(function (data) {
+        if (data !== dash_clientside.no_update) { dash_clientside.set_props(CHECKPOINTS, { data: data }); }
+      });
+    }
+  }
+
+  function loadBase(ref) {
     if (!ref || !ref.url) { return dash_clientside.no_update; }
     // the page's layout named it and the first push event names it again: one fetch, one draw
     if (loop.baseWanted === ref.id) { return dash_clientside.no_update; }
