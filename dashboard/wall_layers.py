@@ -76,14 +76,14 @@ def encode_base(base_id: str, points: Mapping[str, tuple[float, float]], ranks: 
                 default_rank: int, cluster: bool, with_ids: bool = True) -> dict[str, Any]:
     """The compact columnar form of a base layer (``points``: id -> (lat, lon)).
 
-    Ordered by rank, worst last (drawn on top of the green dots around it), then in the order of
-    ``points`` (registration order: nearby checkpoints come together, so the coordinate deltas
-    stay small). Ranks must be 0..9.
+    Ordered by rank, worst last (drawn on top of the green dots around it), then by id (nearby
+    checkpoints have nearby ids, so the coordinate deltas stay small: at 100k, 0.9 MB instead of
+    1.4 MB in registration order). Ranks must be 0..9.
     """
     buckets: dict[int, list[str]] = {}
     for cid in points:
         buckets.setdefault(ranks.get(cid, default_rank), []).append(cid)
-    order = [cid for rank in sorted(buckets) for cid in buckets[rank]]
+    order = [cid for rank in sorted(buckets) for cid in sorted(buckets[rank])]
     rank_text = "".join(str(rank) * len(buckets[rank]) for rank in sorted(buckets))
     return {
         "format": BASE_FORMAT, "id": base_id, "cluster": cluster, "n": len(order), "scale": SCALE,

@@ -43,8 +43,8 @@ def test_compact_base_round_trip(points: dict[str, tuple[tuple[float, float], in
     doc = json.loads(json.dumps(encode_base("b1", where, ranks, PENDING, cluster=not with_ids, with_ids=with_ids)))
     rows = decode_base(doc)
     assert doc["format"] == BASE_FORMAT and doc["n"] == len(points) and doc["cluster"] is (not with_ids)
-    # worst last (drawn on top), then as given (registration order): the order the wall draws in
-    order = sorted(points, key=lambda cid: ranks[cid])
+    # worst last (drawn on top), then by id: the order the wall draws in
+    order = sorted(points, key=lambda cid: (ranks[cid], cid))
     assert [r[2] for r in rows] == [ranks[c] for c in order]
     for row, cid in zip(rows, order, strict=True):
         lat, lon = where[cid]

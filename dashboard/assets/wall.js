@@ -402,10 +402,23 @@
       loop.shown = true;
       return data;
     }).catch(function () {
-      if (loop.baseWanted === ref.id) { loop.baseWanted = null; }  // named again later: fetched again
+      if (loop.baseWanted === ref.id) { loop.baseWanted = null; resync(); }
       return dash_clientside.no_update;
     });
   }
+  // A base layer that cannot be fetched (expired, or the server forgot it): forget what this
+  // page claims to hold, so the next tick (or, pushed, a fresh stream) sends everything again.
+  var HAVE = "have";  // layouts/ids.py HAVE
+  function resync() {
+    dash_clientside.set_props(HAVE, { data: null });
+    if (loop.source) {
+      loop.lastEventId = null;
+      loop.source.close();
+      loop.source = null;
+      connectPush(loop.pushBase, loop.pushLang);
+    }
+  }
+
   // True once the latest base layer is on the map: every marker, or (clustered) its clusters.
   loop.baseOnMap = function () {
     var b = loop.base;
@@ -456,6 +469,8 @@
   var RECONNECT_MS = 3000;
   function connectPush(base, l) {
     if (!base || !window.EventSource) { return; }
+    loop.pushBase = base;
+    loop.pushLang = l;
     var url = base + "?lang=" + encodeURIComponent(l);
     if (loop.source && loop.sourceUrl === url && loop.source.readyState !== 2) { return; }
     if (loop.source) { loop.source.close(); }
