@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from dash import ALL, ClientsideFunction, Input, Output, State, no_update
 
 from dashboard.metrics import metrics_of
-from dashboard.wall_model import WallModel, WallSnapshot
+from dashboard.wall_layers import base_url
+from dashboard.wall_model import Base, WallModel, WallSnapshot
 from layouts import ids
 from layouts.i18n import name_of, normalize_lang, t
 from layouts.panels import alert_list, kpi_tiles, street_rows, street_table
@@ -54,8 +55,13 @@ def render(reference: Reference, snap: WallSnapshot, part: str, lang: str) -> An
     return snap.memo(("render", part, lang), lambda: _render(reference, snap, part, lang))
 
 
+def base_ref(base: Base) -> dict[str, Any]:
+    """What a tick (or a page's layout) says of a base layer: its id, where to fetch it, its size."""
+    return {"id": base.base_id, "url": base_url(base.base_id), "n": len(base.ranks)}
+
+
 OUTPUTS = 11
-"""Outputs of the server tick (heartbeat, have, base rows, cluster, overlay, wardens, tiles,
+"""Outputs of the server tick (heartbeat, have, base layer reference, cluster, overlay, wardens, tiles,
 street table, round label, alerts, alert positions)."""
 
 
@@ -103,7 +109,8 @@ def tick(model: WallModel, view: dict[str, Any] | None, have: dict[str, Any] | N
     fresh = {p for p in PARTS if have.get(p) != want[p]}
     if "base" in fresh:
         fresh.add("overlay")  # the overlay is relative to the base the browser holds
-    base = (snap.base.rows, snap.base.cluster) if "base" in fresh else (no_update, no_update)
+    # the layer itself is a cached GET of its own (compact, compressed): the browser fetches it
+    base = (base_ref(snap.base), snap.base.cluster) if "base" in fresh else (no_update, no_update)
     overlay = overlay_rows if "overlay" in fresh else no_update
     wardens = snap.wardens if "wardens" in fresh else no_update
     if "kpi" in fresh:

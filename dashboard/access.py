@@ -64,6 +64,7 @@ answers hold only its subscribed categories)."""
 
 API_PREFIX_RULES: tuple[tuple[str, frozenset[Role]], ...] = (
     ("/api/v1/checkpoints/", WALL | {Role.DEPARTMENT}),  # open cases at a checkpoint: the wall's popups
+    ("/api/v1/wall/", WALL),  # the wall's base layers and boundaries (dashboard/wall_layers.py)
     ("/api/v1/cases/", CASE_READERS),  # case files: a department's only of its subscribed categories
 )
 """Internal endpoints by path prefix (anything not listed: leaders and administrators)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -15,10 +15,11 @@ from flask import Response, has_request_context, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard import access, http, metrics, push_streams, security, wall_push
+from dashboard import access, http, metrics, push_streams, security, wall_layers, wall_push
 from dashboard.api import bp as api_blueprint
 from dashboard.config import Config, load_config
 from dashboard.export import bp as export_blueprint
+from dashboard.index import GridDash
 from dashboard.login import login_blueprint, login_page
 from dashboard.pages import match
 from dashboard.public import CACHE_KEY, public_blueprint
@@ -33,7 +34,7 @@ from layouts.casefile import case_layout, dept_layout
 from layouts.i18n import STRINGS, name_of, normalize_lang
 from layouts.leaders import ReportSettings, leaders_layout
 from layouts.router import PageLayout, forbidden, not_found, root_layout
-from layouts.wall import WallSettings, wall_layout
+from layouts.wall import WallSettings, fit_bounds, wall_layout
 
 WALL_EXTENSION_KEY = "grid.wall"
 """Key of the wall's read model in ``flask_app.extensions``."""
@@ -50,13 +51,26 @@ def open_redis(config: Config) -> redis.Redis:
     return start_embedded(config.data_dir, config.embedded_port)
 
 
-def wall_settings(config: Config, reference: Reference) -> WallSettings:
-    """The plain settings the wall layout needs (boundaries are computed once, not per page load)."""
+WALL_BOUNDARY_LEVELS = ("district", "street", "community")
+"""Boundary levels the wall draws (served by wall_layers, not inlined in its layout)."""
+
+
+def wall_boundaries(reference: Reference) -> wall_layers.Boundaries:
+    """The wall's boundary layers, compressed once per app."""
+    return wall_layers.Boundaries({level: reference.boundaries_geojson(level) for level in WALL_BOUNDARY_LEVELS})
+
+
+def wall_settings(config: Config, reference: Reference,
+                  boundaries: wall_layers.Boundaries | None = None) -> WallSettings:
+    """The plain settings the wall layout needs (computed once, not per page load): the
+    boundaries go by fingerprinted URL, so the layout stays small at any scale."""
+    boundaries = boundaries or wall_boundaries(reference)
     return WallSettings(
         lang=config.lang, tick_ms=config.tick_ms, stale_after_s=config.stale_after_s, tz=str(config.tz),
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         district_view=reference.district_view,
-        boundaries={level: reference.boundaries_geojson(level) for level in ("district", "street", "community")},
+        boundary_urls=boundaries.urls(),
+        bounds=fit_bounds({level: reference.boundaries_geojson(level) for level in WALL_BOUNDARY_LEVELS}),
         push_url=wall_push.STREAM_PATH if config.push == "sse" else "",
         names={kind: {lang: {key: name_of(obj, lang, key) for key, obj in mapping.items()} for lang in STRINGS}
                for kind, mapping in (("street", reference.streets), ("category", reference.categories))})
@@ -71,14 +85,24 @@ def report_settings(config: Config, reference: Reference) -> ReportSettings:
         push_url=push_streams.LEADERS_STREAM_PATH)
 
 
-def page_layouts(config: Config, reference: Reference) -> dict[str, PageLayout]:
-    """Each route's layout function (pure: pages fill themselves through their callbacks)."""
-    wall = wall_settings(config, reference)
+def page_layouts(config: Config, reference: Reference, boundaries: wall_layers.Boundaries | None = None,
+                 wall_base: Callable[[], Mapping[str, Any] | None] = lambda: None) -> dict[str, PageLayout]:
+    """Each route's layout function (pure: pages fill themselves through their callbacks;
+    ``wall_base()`` names the wall's current checkpoint layer, fetched beside the first tick)."""
+    wall = wall_settings(config, reference, boundaries)
     report = report_settings(config, reference)
-    return {"wall": lambda _id, _query: wall_layout(wall),
+    return {"wall": lambda _id, _query: wall_layout(wall, wall_base()),
             "leaders": lambda _id, query: leaders_layout(report, query),
             "case": lambda case_id, query: case_layout(report, case_id, query),
             "dept": lambda dept_id, query: dept_layout(report, dept_id, query)}
+
+
+def current_base_ref(wall: WallModel) -> dict[str, Any] | None:
+    """The wall's current base layer as a page's layout names it (None before the history is read)."""
+    from callbacks.wall import base_ref
+
+    base = wall.current_base() if has_request_context() else None
+    return {**base_ref(base), "cluster": base.cluster} if base is not None else None
 
 
 def render_page(pages: Mapping[str, PageLayout], path: str, query: Mapping[str, str],
@@ -134,7 +158,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     conn = connection if connection is not None else open_redis(cfg)
     runtime = build_runtime(cfg, conn, reference)
 
-    app = dash.Dash(
+    app = GridDash(
         __name__,
         assets_folder=str(ASSETS),
         serve_locally=True,
@@ -159,7 +183,8 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     server.register_blueprint(push_streams.leaders_blueprint())
     server.register_blueprint(login_blueprint(cfg, directory, limiter))
     http.install(app)
-    pages = page_layouts(cfg, reference)
+    boundaries = wall_boundaries(reference)
+    pages = page_layouts(cfg, reference, boundaries, lambda: current_base_ref(wall))
     access.install(app, cfg, directory, access.Access(
         cfg, directory, reference.subscribed_categories, runtime.state.case_category,
         root_ids=access.component_ids(root_layout("/", None)),
@@ -167,6 +192,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     server.register_error_handler(429, _too_many(cfg))
     metrics.install(app, runtime)
     wall_push.install(server, wall)
+    wall_layers.install(server, wall.base_payload, boundaries)
 
     from callbacks import register as register_callbacks
 

@@ -1,4 +1,5 @@
-"""HTTP around the app: 404 for unknown paths, 414 for over-long URLs, compressed responses.
+"""HTTP around the app: 404 for unknown paths, 414 for over-long URLs, compressed responses,
+static files cached for a year when their URL is fingerprinted (revalidated otherwise).
 
 JSON paths (``/api/…``, ``/healthz``) get ``{"error": ...}`` bodies; page paths get a small
 HTML page. Dash's own routes (``/_dash-*``, ``/_reload-hash``, ``/_favicon.ico``,
@@ -7,11 +8,16 @@ HTML page. Dash's own routes (``/_dash-*``, ``/_reload-hash``, ``/_favicon.ico``
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import dash
 import redis
 from dash.exceptions import DependencyException
+from dash.fingerprint import check_fingerprint
 from flask import Response, jsonify, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException, NotFound
@@ -26,6 +32,62 @@ Just under gunicorn's default request-line limit (4094 bytes), which answers a p
 
 JSON_PREFIXES = ("/api/", "/healthz", "/metrics")
 """Paths whose errors are JSON, not an HTML page."""
+
+
+FINGERPRINTED = "public, max-age=31536000, immutable"
+"""Cache-Control of a static file asked for by a fingerprinted URL (the URL changes with it)."""
+
+REVALIDATE = "no-cache"
+"""Cache-Control of a static file asked for without a fingerprint: kept, revalidated (ETag)."""
+
+STATIC_FINGERPRINTS = (("/assets/", "m"), ("/embed/static/", "v"))
+"""Static paths whose URL carries a fingerprint in a query parameter (Dash's ``?m=`` is the
+file's modification time)."""
+
+COMPONENT_SUITES = "/_dash-component-suites/"
+"""Dash's component scripts: fingerprinted in the path (``dash_leaflet.v1_1_3m1700000000.js``)."""
+
+
+def static_cache_control(path: str, args: Mapping[str, str]) -> str | None:
+    """Cache-Control of a static file at ``path`` (None: not a static file)."""
+    if path.startswith(COMPONENT_SUITES):
+        return FINGERPRINTED if check_fingerprint(path)[1] else REVALIDATE
+    for prefix, param in STATIC_FINGERPRINTS:
+        if path.startswith(prefix):
+            return FINGERPRINTED if args.get(param) else REVALIDATE
+    return None
+
+
+KEPT_COMPRESSED = 128
+"""Compressed static files kept (Dash's scripts: ~15 files per algorithm)."""
+
+
+class StaticCompressCache:
+    """Flask-Compress's cache: keeps the compressed bytes of fingerprinted static files only.
+
+    Flask-Compress asks every response's key here; anything else (API answers, pages, callbacks)
+    is compressed afresh each time. Dash's scripts (2.7 MB) were compressed on every page load.
+    """
+
+    def __init__(self, size: int = KEPT_COMPRESSED) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        """The compressed bytes kept under ``key`` ("<algorithm>;<full path>"), or None."""
+        with self._lock:
+            return self._kept.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        """Keep ``value`` when ``key`` names a fingerprinted static file (bounded, oldest out)."""
+        path, _, query = key.partition(";")[2].partition("?")
+        if static_cache_control(path, dict(parse_qsl(query))) != FINGERPRINTED:
+            return
+        with self._lock:
+            self._kept[key] = value
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
 
 
 def wants_json(path: str) -> bool:
@@ -98,4 +160,14 @@ def install(app: dash.Dash) -> None:
         # Dash answers a request for a script it does not ship with a 500 and a traceback
         return page_404()
 
+    @server.after_request
+    def _cache(response: Response) -> Response:
+        if response.status_code in (200, 304):
+            found = static_cache_control(request.path, request.args)
+            if found is not None:
+                response.headers["Cache-Control"] = found
+        return response
+
+    server.config.setdefault("COMPRESS_CACHE_BACKEND", StaticCompressCache)
+    server.config.setdefault("COMPRESS_CACHE_KEY", lambda req: req.full_path)
     Compress(server)

@@ -31,6 +31,7 @@ import redis
 from dashboard import views
 from dashboard.runtime import Runtime
 from dashboard.status import STATUS_RANK, CheckpointStatus, rank_of
+from dashboard.wall_layers import Payload, PayloadCache, encode_base
 from data_feed.keys import DEFAULT_WALL_BASE_TTL_S, WALL_BASE_PREFIX
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,13 @@ def digest(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Base:
-    """The checkpoint layer as last sent in full: id, per-checkpoint rank (read-only), compact rows."""
+    """The checkpoint layer as last sent in full: id, per-checkpoint rank (read-only), cluster mode.
+
+    The browser fetches it by id (:meth:`WallModel.base_payload`, compact and compressed).
+    """
 
     base_id: str
     ranks: Mapping[str, int]
-    rows: list[list[Any]]
     cluster: bool
 
 
@@ -162,6 +165,7 @@ class WallModel:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.cache = WallCache()
+        self.payloads = PayloadCache()
 
     def live(self) -> bool:
         """True once the consumer has read the history: before that, figures are partial."""
@@ -187,6 +191,12 @@ class WallModel:
                 self.cache.snapshot = snap
         return snap
 
+    def current_base(self) -> Base | None:
+        """The base layer a page loaded now starts from (None until the history is read)."""
+        if not self.live():
+            return None
+        return self.snapshot(self.runtime.now()).base
+
     def overlay_for(self, snap: WallSnapshot, base_id: str) -> tuple[list[list[Any]], str] | None:
         """Overlay rows and digest relative to a base the browser holds, or None to resend a base.
 
@@ -196,6 +206,28 @@ class WallModel:
         if base_id == snap.base.base_id:
             return snap.overlay, snap.digests["overlay"]
         return snap.memo(("overlay", base_id), lambda: self._relative_overlay(snap, base_id))
+
+    def base_payload(self, base_id: str) -> Payload | None:
+        """The compact, compressed base layer ``base_id`` (None when unknown or expired).
+
+        Built once per base id and kept; a base made by another process is found in Redis
+        (its ranks) and drawn at this process's checkpoint positions.
+        """
+        found = self.payloads.get(base_id)
+        if found is not None:
+            return found
+        with self.payloads.build_lock():
+            found = self.payloads.get(base_id)
+            if found is not None:
+                return found
+            known = self._known_base(base_id)
+            if known is None:
+                return None
+            ranks, cluster = known
+            with self.cache.lock:
+                points = self._points()
+            doc = encode_base(base_id, points, ranks, PENDING, cluster, with_ids=not cluster)
+            return self.payloads.put(base_id, Payload.of(doc, etag=base_id))
 
     # -- building (always under self.cache.lock) ------------------------------------------------
 
@@ -247,14 +279,13 @@ class WallModel:
     def _rebase(self, ranks: Mapping[str, int], points: Mapping[str, tuple[float, float]],
                 version: int, now: float) -> Base:
         cluster = len(points) > CLUSTER_THRESHOLD
-        # worst last: drawn on top of the green dots around it
-        order = sorted(points, key=lambda cid: ranks.get(cid, PENDING))
-        rows = checkpoint_rows(((cid, *points[cid], ranks.get(cid, PENDING)) for cid in order),
-                               with_ids=not cluster)
-        # ``ranks`` is read-only and replaced (never changed) on updates: the base may share it
-        base = Base(f"{self.cache.instance}-{version}-{int(now)}", MappingProxyType(ranks), rows, cluster)
+        # ``ranks`` is read-only and replaced (never changed) on updates: the base may share it;
+        # its compact form is built beside the tick (base_payload), for the browsers to fetch
+        base = Base(f"{self.cache.instance}-{version}-{int(now)}", MappingProxyType(ranks), cluster)
         self.cache.base = base
         self._remember(base.base_id, base.ranks, cluster)
+        # its compact form is wanted by every page right after this tick: build it now, beside it
+        threading.Thread(target=self.base_payload, args=(base.base_id,), name="wall-base", daemon=True).start()
         try:  # share it: another worker may answer this browser's next tick
             self.runtime.redis.set(WALL_BASE_PREFIX + base.base_id,
                                    json.dumps({"ranks": dict(base.ranks), "cluster": cluster}),

@@ -62,19 +62,31 @@ def legend(lang: str) -> html.Div:
 
 
 def wall_map(view: tuple[float, float, int], boundaries: Mapping[str, Mapping[str, Any] | None],
-             tile_url: str, cluster: bool, tile_attribution: str = "") -> dl.MapContainer:
-    """The map: optional tiles (with their attribution), boundary layers, checkpoint layers, wardens."""
+             tile_url: str, cluster: bool, tile_attribution: str = "",
+             boundary_urls: Mapping[str, str] | None = None) -> dl.MapContainer:
+    """The map: optional tiles (with their attribution), boundary layers, checkpoint layers, wardens.
+
+    A boundary level with a URL in ``boundary_urls`` is fetched by the browser (cached), not
+    carried in the page's layout; else its data from ``boundaries`` is inlined.
+    """
     lat, lon, zoom = view
     children: list[Any] = []
     if tile_url:
         children.append(dl.TileLayer(url=tile_url, maxZoom=19, attribution=tile_attribution or None))
     boundary_layers = []
+    urls = boundary_urls or {}
     for level in ("community", "street", "district"):
         data = boundaries.get(level)
-        if data and data.get("features"):
-            boundary_layers.append(dl.GeoJSON(
-                id=f"{ids.BOUNDARY_PREFIX}{level}", data=dict(data), interactive=False,
-                style=_ns("boundaryStyle"), hideout={"level": level}))
+        source: dict[str, Any]
+        if level in urls:
+            source = {"url": urls[level]}
+        elif data and data.get("features"):
+            source = {"data": dict(data)}
+        else:
+            continue
+        boundary_layers.append(dl.GeoJSON(
+            id=f"{ids.BOUNDARY_PREFIX}{level}", interactive=False,
+            style=_ns("boundaryStyle"), hideout={"level": level}, **source))
     children.append(dl.Pane(boundary_layers, name=PANE_BOUNDARIES, style={"zIndex": 350}))
     children.append(dl.GeoJSON(
         id=ids.CHECKPOINTS, data=None, cluster=cluster, pointToLayer=_ns("checkpointPoint"),

@@ -39,6 +39,11 @@ def _bounds(geojson: Mapping[str, Any] | None) -> list[list[float]] | None:
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
+def fit_bounds(boundaries: Mapping[str, Mapping[str, Any] | None]) -> list[list[float]] | None:
+    """The corners the wall's map fits to: the streets', else the communities'."""
+    return _bounds(boundaries.get("street")) or _bounds(boundaries.get("community"))
+
+
 @dataclass(frozen=True)
 class WallSettings:
     """What the wall page needs, as plain data: built once by the app factory from config and reference."""
@@ -51,6 +56,11 @@ class WallSettings:
     tile_attribution: str = ""
     district_view: tuple[float, float, int] = (41.12, 122.07, 13)
     boundaries: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    """Boundary layers inlined in the page (small tests); the app serves them by URL instead."""
+    boundary_urls: Mapping[str, str] = field(default_factory=dict)
+    """Each boundary level's fingerprinted URL (dashboard/wall_layers.py): fetched, not in the layout."""
+    bounds: list[list[float]] | None = None
+    """South-west / north-east corners the map fits to (else taken from ``boundaries``)."""
     push_url: str = ""
     """The server's push stream (GRID_PUSH=sse); empty: the page polls on ``tick_ms``."""
     names: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
@@ -67,13 +77,18 @@ PUSH_TARGETS = {
 """Where wall.js puts what it is pushed (the component ids, from layouts/ids.py)."""
 
 
-def wall_layout(settings: WallSettings) -> html.Div:
-    """Build the wall page (language and kiosk are applied in the browser)."""
+def wall_layout(settings: WallSettings, base: Mapping[str, Any] | None = None) -> html.Div:
+    """Build the wall page (language and kiosk are applied in the browser).
+
+    ``base`` names the checkpoint base layer current when the page is served (``{"id", "url",
+    "n", "cluster"}``): the browser fetches it at once, beside its first tick, which then sends
+    only the overlay relative to it. None (history still being read): the first tick names one.
+    """
     lang = settings.lang if settings.lang in STRINGS else "zh"
     boundaries = settings.boundaries
-    the_map = wall_map(settings.district_view, boundaries, settings.tile_url, cluster=False,
-                       tile_attribution=settings.tile_attribution)
-    bounds = _bounds(boundaries.get("street")) or _bounds(boundaries.get("community"))
+    the_map = wall_map(settings.district_view, boundaries, settings.tile_url, cluster=bool(base and base["cluster"]),
+                       tile_attribution=settings.tile_attribution, boundary_urls=settings.boundary_urls)
+    bounds = settings.bounds or fit_bounds(boundaries)
     wall_config = {
         "stale_after_s": float(settings.stale_after_s),
         "lost_after_s": 4.0,
@@ -83,6 +98,7 @@ def wall_layout(settings: WallSettings) -> html.Div:
         "bounds": bounds,
         "statuses": [s.value for s in STATUS_ORDER],  # the browser's copy of the ranks
         "push_url": settings.push_url,  # wall.js opens it (GRID_PUSH=sse); empty: the page polls
+        "base": dict(base) if base else None,  # wall.js fetches and draws it at once (no tick awaited)
     }
     if settings.push_url:  # pushed events carry figures and ids: what the page needs to render them
         wall_config.update(tiles=[list(spec) for spec in TILES], names=settings.names,
@@ -131,7 +147,7 @@ def wall_layout(settings: WallSettings) -> html.Div:
         dcc.Interval(id=ids.TICK, interval=settings.tick_ms, n_intervals=0, disabled=bool(settings.push_url)),
         dcc.Store(id=ids.TICK_REQUEST),
         dcc.Store(id=ids.VIEW),
-        dcc.Store(id=ids.HAVE),
+        dcc.Store(id=ids.HAVE, data={"base": base["id"]} if base else None),
         dcc.Store(id=ids.HEARTBEAT),
         dcc.Store(id=ids.HEARTBEAT_SINK),
         dcc.Store(id=ids.ALERT_GEO),

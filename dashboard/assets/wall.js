@@ -4,6 +4,16 @@
 (function () {
   "use strict";
 
+  // The wall's page leaves out the component libraries it never draws (dashboard/index.py:
+  // dash-ag-grid alone is 1.3 MB of script); Dash's renderer still resolves every component
+  // type of its validation layout (the other pages'), so each left-out library is named here by
+  // a stand-in that draws nothing. On the other pages the real library is loaded and kept.
+  ["dash_ag_grid", "dash_table", "dash_extensions"].forEach(function (name) {
+    if (!window[name] && window.Proxy) {
+      window[name] = new Proxy({}, { get: function () { return function () { return null; }; } });
+    }
+  });
+
   // Per-page state of the update loop (this browser tab only).
   var DENSE_WARDENS = 2000;  // more wardens than this: drawn as small dots
   // A tick that never answers (server gone, or an error reply that Dash swallows) frees the
@@ -14,7 +24,10 @@
   var loop = { inflight: false, sentAt: 0, heardAt: 0, freshAt: 0, redisOk: true, live: true,
                progress: null, shown: false, statuses: [],
                drawn: { base: {}, changes: {} }, linked: { base: {}, changes: {} },
-               wardensDrawn: 0, wardenCount: 0, wardenLayers: {}, wardensMoved: 0 };
+               wardensDrawn: 0, wardenCount: 0, wardenLayers: {}, wardensMoved: 0,
+               // the checkpoint base layer: the id last asked for, the one drawn (with its size),
+               // and markers or clusters drawn from it so far
+               baseWanted: null, base: null, baseDrawn: 0 };
   // What the layers last drew, per checkpoint id (tests and operators can ask the page).
   loop.statusOf = function (id) {
     return id in loop.drawn.changes ? loop.drawn.changes[id] : loop.drawn.base[id];
@@ -46,6 +59,7 @@
     if (feature.properties.i !== undefined) {
       loop.drawn[pane === "overlayPane" ? "base" : "changes"][feature.properties.i] = s;
     }
+    if (pane === "overlayPane") { loop.baseDrawn += 1; }
     // a checkpoint with open cases lists them in a popup (links to their case files); a kiosk
     // wall has no pointer and never navigates: its markers stay inert
     var id = feature.properties.i;
@@ -134,6 +148,7 @@
   function checkpointCluster(feature, latlng, index, context) {
     var h = context.hideout || {};
     var rank = worstRank(index, feature.properties.cluster_id, (h.ranks || {}).hazard);
+    loop.baseDrawn += 1;
     var n = feature.properties.point_count;
     var k = scale();
     var size = Math.round((22 + Math.min(26, Math.log10(n) * 8)) * k);
@@ -220,6 +235,7 @@
     var kioskRaw = (q.get("kiosk") || "").toLowerCase();
     var kiosk = kioskRaw === "1" || kioskRaw === "true" || kioskRaw === "yes";
     loop.statuses = cfg.statuses || [];
+    prefetchBase(cfg.base);
     if (cfg.push_url) { startPush(cfg, l); }
     var outputs = (dash_clientside.callback_context.outputs_list || [])[2] || [];
     var labels = outputs.map(function (o) { return str(cfg, l, o.id.key); });
@@ -333,7 +349,94 @@
     return { type: "FeatureCollection", features: out };
   }
 
-  function baseFeatures(rows) { loop.drawn.base = {}; loop.linked.base = {}; loop.shown = true; return features(rows); }
+  // The checkpoint base layer travels on its own GET (/api/v1/wall/base/<id>: compressed,
+  // cached for good per id) in a compact columnar form: ids, coordinates in 1e-5 degrees as
+  // deltas, one digit of status rank each (dashboard/wall_layers.py encode_base).
+  var BASE_FORMAT = "grid-wall-base/1";
+  var BASE_RETRY_MS = 1000;
+  var BASE_TRIES = 5;
+
+  function decodeBase(doc) {
+    if (!doc || doc.format !== BASE_FORMAT) { throw new Error("not a wall base layer"); }
+    var n = doc.n, dlon = doc.lon, dlat = doc.lat, digits = doc.s, ids = doc.ids, scale = doc.scale;
+    var out = new Array(n), lon = 0, lat = 0;
+    for (var i = 0; i < n; i++) {
+      lon += dlon[i];
+      lat += dlat[i];
+      var props = { s: digits.charCodeAt(i) - 48 };
+      if (ids) { props.i = ids[i]; }
+      out[i] = { type: "Feature", properties: props, geometry: { type: "Point", coordinates: [lon / scale, lat / scale] } };
+    }
+    return { type: "FeatureCollection", features: out };
+  }
+  loop.decodeBase = decodeBase;
+
+  function fetchBase(ref, tries) {
+    return fetch(ref.url, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) { throw new Error("base layer " + ref.id + ": HTTP " + r.status); }
+      return r.json();
+    }).catch(function (err) {
+      // the server restarted or another worker forgot it: try again while it is still wanted
+      if (tries + 1 >= BASE_TRIES || loop.baseWanted !== ref.id) { throw err; }
+      return new Promise(function (resolve) { setTimeout(resolve, BASE_RETRY_MS); })
+        .then(function () { return fetchBase(ref, tries + 1); });
+    });
+  }
+
+  // Drawn as soon as it arrives (a Promise: Dash applies the layer's data when it resolves).
+  function baseFeatures(ref) { return loadBase(ref); }
+
+  // The page's layout names the base layer current when it was served: fetched and drawn at
+  // once, without waiting for the first tick (Dash runs a callback whose input another callback
+  // may still change only after that one answers); the tick then names the same id: no refetch.
+  var CHECKPOINTS = "checkpoints";  // layouts/ids.py CHECKPOINTS
+  function prefetchBase(ref) {
+    var pending = loadBase(ref);
+    if (pending && pending.then) {
+      pending.then(function (data) {
+        if (data !== dash_clientside.no_update) { dash_clientside.set_props(CHECKPOINTS, { data: data }); }
+      });
+    }
+  }
+
+  function loadBase(ref) {
+    if (!ref || !ref.url) { return dash_clientside.no_update; }
+    // the page's layout named it and the first push event names it again: one fetch, one draw
+    if (loop.baseWanted === ref.id) { return dash_clientside.no_update; }
+    loop.baseWanted = ref.id;
+    return fetchBase(ref, 0).then(function (doc) {
+      if (loop.baseWanted !== ref.id) { return dash_clientside.no_update; }  // a newer one is coming
+      var data = decodeBase(doc);
+      loop.drawn.base = {};
+      loop.linked.base = {};
+      loop.baseDrawn = 0;
+      loop.base = { id: ref.id, n: doc.n, cluster: !!doc.cluster, at: Date.now() };
+      loop.shown = true;
+      return data;
+    }).catch(function () {
+      if (loop.baseWanted === ref.id) { loop.baseWanted = null; resync(); }
+      return dash_clientside.no_update;
+    });
+  }
+  // A base layer that cannot be fetched (expired, or the server forgot it): forget what this
+  // page claims to hold, so the next tick (or, pushed, a fresh stream) sends everything again.
+  var HAVE = "have";  // layouts/ids.py HAVE
+  function resync() {
+    dash_clientside.set_props(HAVE, { data: null });
+    if (loop.source) {
+      loop.lastEventId = null;
+      loop.source.close();
+      loop.source = null;
+      connectPush(loop.pushUrl);
+    }
+  }
+
+  // True once the latest base layer is on the map: every marker, or (clustered) its clusters.
+  loop.baseOnMap = function () {
+    var b = loop.base;
+    if (!b || loop.baseDrawn === 0) { return false; }
+    return b.cluster || loop.baseDrawn >= b.n;
+  };
   function changeFeatures(rows) { loop.drawn.changes = {}; loop.linked.changes = {}; return features(rows); }
   function wardenFeatures(rows) {
     loop.wardensDrawn = 0;
@@ -599,6 +702,7 @@
   var RECONNECT_MS = 3000;
   function connectPush(url) {
     if (!url || !window.EventSource) { return; }
+    loop.pushUrl = url;
     if (loop.source && loop.source.readyState !== 2) { return; }
     if (loop.source) { loop.source.close(); }
     var full = loop.lastEventId ? url + "?last_id=" + encodeURIComponent(loop.lastEventId) : url;

@@ -238,3 +238,57 @@ def test_draws_the_simulated_district(redis_conn: redis.Redis, redis_url: str, s
     assert len(mismatched) <= 5, mismatched[:10]
     assert len(browser.find_elements(By.CSS_SELECTOR, "#street-table tbody tr")) == 8
     assert browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-overlay-pane path, #map canvas")
+
+
+PIXELS_JS = """
+// Centre pixel of every isolated base-layer marker, read from the base layer's own canvas.
+var points = arguments[0], g = window.gridWall, ids = Object.keys(g.linked.base);
+var map = ids.length ? g.linked.base[ids[0]]._map : null;
+if (!map) { return null; }
+var canvas = document.querySelector('#map .leaflet-overlay-pane canvas');
+var rect = canvas.getBoundingClientRect(), ctx = canvas.getContext('2d');
+var sx = canvas.width / rect.width, sy = canvas.height / rect.height, box = map.getContainer().getBoundingClientRect();
+var at = Object.keys(points).map(function (id) {
+  var p = map.latLngToContainerPoint([points[id][0], points[id][1]]);
+  return [id, box.left + p.x, box.top + p.y];
+});
+var out = [];
+at.forEach(function (a) {
+  var alone = at.every(function (b) { return b === a || Math.hypot(a[1] - b[1], a[2] - b[2]) > 24; });
+  if (!alone) { return; }
+  var px = ctx.getImageData(Math.round((a[1] - rect.left) * sx), Math.round((a[2] - rect.top) * sy), 1, 1).data;
+  out.push([a[0], g.drawn.base[a[0]], px[0], px[1], px[2]]);
+});
+return out;
+"""
+
+
+def test_the_compact_base_layer_draws_every_checkpoint_in_its_colour(
+        redis_conn: redis.Redis, redis_url: str, serve: Callable[..., Served], browser: Any) -> None:
+    """The base layer comes from its own GET (not the tick) and each marker has its status's colour."""
+    from dashboard import views
+    from layouts.map import STATUS_COLORS
+
+    served = backfilled(redis_conn, redis_url, serve)
+    open_wall(browser, served)  # not a kiosk: markers of open cases are linked (their map is reachable)
+    fetched = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
+        ".filter(function (n) { return n.indexOf('/api/v1/wall/base/') >= 0; })")
+    assert len(fetched) == 1, fetched
+    now = time.time()
+    expected = views.checkpoint_statuses(served.runtime, now)
+    drawn = browser.execute_script("return window.gridWall.drawn.base")
+    assert set(drawn) == set(expected)
+    assert {cid: RANK[s] for cid, s in expected.items()} == drawn
+    points = {cid: [lat, lon] for cid, lat, lon, *_ in views.checkpoint_points(served.runtime)}
+    pixels = until(browser, lambda d: d.execute_script(PIXELS_JS, points), 5, "no linked marker, no map")
+    colours = {RANK[status.value]: colour for status, colour in STATUS_COLORS.items()}
+    checked = [p for p in pixels if p[1] != RANK["hazard"]]  # hazards are DOM triangles, not canvas dots
+    assert len(checked) >= 20, f"only {len(checked)} isolated markers to check"
+    wrong = []
+    for cid, rank, r, g, b in checked:
+        want = colours[rank]
+        rgb = (int(want[1:3], 16), int(want[3:5], 16), int(want[5:7], 16))
+        if max(abs(x - y) for x, y in zip((r, g, b), rgb, strict=True)) > 40:
+            wrong.append((cid, rank, (r, g, b), want))
+    assert not wrong, f"{len(wrong)} of {len(checked)} markers drawn in another colour: {wrong[:5]}"
