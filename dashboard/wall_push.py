@@ -54,9 +54,9 @@ def build(model: WallModel, snap: WallSnapshot, have: Mapping[str, Any],
 
     Data, not components: ``tiles``, ``table``, ``round``, ``alerts`` (+ ``geo``) whole when their
     digest moved; ``wardens`` as the positions that moved since the set the viewer holds; the
-    checkpoint layers (``base``/``cluster``/``overlay``) as the poll tick sends them.
+    checkpoint layers (``base``: a reference to fetch, ``cluster``, ``overlay``) as the poll tick sends them.
     """
-    from callbacks.wall import heartbeat, layers
+    from callbacks.wall import base_ref, heartbeat, layers
 
     parts = snapshot_parts(snap, tuple(model.runtime.reference.streets))
     want = dict(snap.memo(("data-digests",), lambda: part_digests(parts)))
@@ -66,7 +66,7 @@ def build(model: WallModel, snap: WallSnapshot, have: Mapping[str, Any],
     fresh = {key for key, value in want.items() if have.get(key) != value}
     if "base" in fresh:
         fresh.add("overlay")  # the overlay is relative to the base the browser holds
-        payload["base"], payload["cluster"] = snap.base.rows, snap.base.cluster
+        payload["base"], payload["cluster"] = base_ref(snap.base), snap.base.cluster
     if "overlay" in fresh:
         payload["overlay"] = overlay_rows
     if "wardens" in fresh:
