@@ -8,7 +8,8 @@ order of :data:`BENCHES`, become the table between the ``run_all`` markers of
 docs/performance.md, headed with the command, the machine, the date and the load during the
 run. A benchmark that fails or times out gets a row saying so (and the exit status is 1), so
 the table never silently keeps an old figure. ``--quick`` passes each benchmark's ``--quick``
-(smaller sizes: a smoke run, not figures to record; the table then says so).
+(smaller sizes: a smoke run, not figures to record; the table then says so). With ``--only``
+the rows of the other benchmarks are kept as they were (each row says when it was run).
 """
 
 from __future__ import annotations
@@ -128,8 +129,10 @@ def _cell(text: Any) -> str:
 
 
 def render_table(results: Sequence[tuple[str, list[dict[str, Any]]]], *, when: datetime,
-                 command: str, machine_line: str, load: tuple[float, float], quick: bool) -> str:
-    """The markdown block between the markers: header lines, then one row per measure."""
+                 command: str, machine_line: str, load: tuple[float, float], quick: bool,
+                 kept: Sequence[str] = ()) -> str:
+    """The markdown block between the markers: header lines, then one row per measure (then
+    ``kept``: rows of benchmarks this run left out, as an earlier run wrote them)."""
     lines = [
         BEGIN,
         f"Goals table, rewritten by `{command}` on {when:%Y-%m-%d %H:%M} UTC.",
@@ -137,16 +140,28 @@ def render_table(results: Sequence[tuple[str, list[dict[str, Any]]]], *, when: d
     ]
     if quick:
         lines.append("**Quick run (`--quick`): smaller sizes for a smoke test; these are not the recorded figures.**")
-    lines += ["", "| measure | goal | measured | met | if missed: by how much, why, what would close it | command |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| measure | goal | measured | met | if missed: by how much, why, what would close it "
+                  "| command | run |", "|---|---|---|---|---|---|---|"]
     for bench_command, rows in results:
         for row in rows:
             met = "✓" if row.get("met") else "✗"
             lines.append(f"| {_cell(row.get('measure', ''))} | {_cell(row.get('goal', ''))} | "
                          f"{_cell(row.get('value', ''))} | {met} | "
-                         f"{_cell('' if row.get('met') else row.get('detail', ''))} | `{_cell(bench_command)}` |")
+                         f"{_cell('' if row.get('met') else row.get('detail', ''))} | `{_cell(bench_command)}` | "
+                         f"{row.get('run') or f'{when:%Y-%m-%d %H:%M}'} |")
+    for line in kept:
+        lines.append(line)
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def kept_rows(doc: str, ran: Sequence[str]) -> list[str]:
+    """Table rows of the current block whose benchmark is not in ``ran`` (a partial run keeps them)."""
+    start, end = doc.find(BEGIN), doc.find(END)
+    if start == -1 or end < start:
+        return []
+    rows = [line for line in doc[start:end].splitlines() if line.startswith("| ") and "`" in line]
+    return [line for line in rows if not any(f"bench.{name} " in line or f"bench.{name}`" in line for name in ran)]
 
 
 def rewrite(doc: str, block: str) -> str:
@@ -186,8 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
         results.append((command, rows))
     invoked = shlex.join(["bash", "bench/run_all", *(argv if argv is not None else sys.argv[1:])])
+    kept = kept_rows(args.doc.read_text(encoding="utf-8"), [b.name for b in chosen]) if names else []
     block = render_table(results, when=datetime.now(UTC), command=invoked, machine_line=machine(),
-                         load=(load_before, os.getloadavg()[0]), quick=args.quick)
+                         load=(load_before, os.getloadavg()[0]), quick=args.quick, kept=kept)
     print(block)
     if not args.no_write:
         args.doc.write_text(rewrite(args.doc.read_text(encoding="utf-8"), block), encoding="utf-8")

@@ -78,3 +78,19 @@ def test_unknown_benchmark_name_is_refused(capsys: pytest.CaptureFixture[str]) -
         run_all.main(["--only", "nope", "--no-write"])
     assert "unknown benchmark(s) nope" in capsys.readouterr().err
     assert json.loads(json.dumps([b.name for b in run_all.BENCHES]))  # every name is plain text
+
+
+def test_a_partial_run_keeps_the_other_benchmarks_rows() -> None:
+    full = run_all.rewrite("# P\n", run_all.render_table(
+        [("python -m bench.ingest", [{"measure": "ingest", "goal": "g", "value": "0.6", "met": True}]),
+         ("python -m bench.memory --days 30", [{"measure": "rss", "goal": "g", "value": "1", "met": True}])],
+        when=WHEN, command="bash bench/run_all", machine_line="m", load=(0, 0), quick=False))
+    kept = run_all.kept_rows(full, ["memory"])
+    assert len(kept) == 1 and kept[0].startswith("| ingest |") and "2026-11-30 09:00" in kept[0]
+    later = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    block = run_all.render_table([("python -m bench.memory --days 30", [
+        {"measure": "rss", "goal": "g", "value": "2", "met": False, "detail": "d"}])], when=later,
+        command="bash bench/run_all --only memory", machine_line="m", load=(0, 0), quick=False, kept=kept)
+    again = run_all.rewrite(full, block)
+    assert "| ingest |" in again and "| rss | g | 2 |" in again and "| rss | g | 1 |" not in again
+    assert "2026-12-01 08:00" in again and "2026-11-30 09:00" in again
