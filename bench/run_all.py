@@ -51,7 +51,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("cold_start", ("--days", "30,365"), timeout_s=3600.0),
     Bench("memory"),
     Bench("xadd_to_screen", ("--push", "sse")),
-    Bench("first_paint"),
+    Bench("first_paint", ("--before", "449dbce")),
     Bench("client_cost"),
     Bench("push_viewers"),
     Bench("embed_viewers", timeout_s=2400.0),
