@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -145,22 +149,173 @@ def contribution(case: Case | None) -> Contribution:
     return (case.day, groups, flags), rating, closure, duration
 
 
-Cells = dict[str, dict[str, list[int]]]
-"""level -> key -> counters (one day's, or one (report day, close day)'s)."""
+ZEROS = array("i", bytes(4 * 32))
+"""Zero counters to copy a new row from (rows are at most 32 wide)."""
+
+BUCKET_BITS = 16
+"""A histogram entry's code is ``key id << BUCKET_BITS | bucket``."""
+
+
+class Keys:
+    """The keys of one level, numbered in order of first appearance (shared by every day's cells
+    of the level, so a day stores 4-byte ids instead of a dict of strings)."""
+
+    __slots__ = ("ids", "names")
+
+    def __init__(self, names: list[str] | None = None) -> None:
+        self.names: list[str] = [] if names is None else names
+        self.ids: dict[str, int] = {name: i for i, name in enumerate(self.names)}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Keys, (self.names,)
+
+    def id_of(self, key: str) -> int:
+        """The key's id (a new one for a key never seen)."""
+        i = self.ids.get(key)
+        if i is None:
+            key = sys.intern(key)
+            i = self.ids[key] = len(self.names)
+            self.names.append(key)
+        return i
+
+
+class Cells:
+    """One day's (or one (report day, close day)'s) counters of one level: a row of ``width``
+    counters per key, in two arrays (key ids, sorted, and the rows end to end). Counters are 32-bit
+    until one outgrows that (seconds to close summed), then the cells switch to 64-bit."""
+
+    __slots__ = ("keys", "width", "ids", "data")
+
+    def __init__(self, keys: Keys, width: int, ids: array[int] | None = None,
+                 data: array[int] | None = None) -> None:
+        self.keys = keys
+        self.width = width
+        self.ids: array[int] = array("I") if ids is None else ids
+        self.data: array[int] = array("i") if data is None else data
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Cells, (self.keys, self.width, self.ids, self.data)
+
+    def _row(self, key: str, create: bool) -> int:
+        """Index of the key's first counter (-1 when absent and not ``create``)."""
+        gid = self.keys.ids.get(key)
+        if gid is None:
+            if not create:
+                return -1
+            gid = self.keys.id_of(key)
+        ids = self.ids
+        j = bisect_left(ids, gid)
+        w = self.width
+        if j < len(ids) and ids[j] == gid:
+            return j * w
+        if not create:
+            return -1
+        ids.insert(j, gid)
+        zeros = ZEROS[:w] if self.data.typecode == "i" else array("q", bytes(8 * w))
+        self.data[j * w:j * w] = zeros
+        return j * w
+
+    def add(self, key: str, changes: Iterable[tuple[int, int]]) -> None:
+        """Add ``(counter index, amount)`` changes to the key's row (made when new)."""
+        base = self._row(key, True)
+        data = self.data
+        for i, d in changes:
+            try:
+                data[base + i] += d
+            except OverflowError:
+                self.data = data = array("q", data)
+                data[base + i] += d
+
+    def get(self, key: str) -> list[int] | None:
+        """A copy of the key's counters (None when the key has none here)."""
+        base = self._row(key, False)
+        return None if base < 0 else self.data[base:base + self.width].tolist()
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._row(key, False) >= 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def items(self) -> Iterator[tuple[str, list[int]]]:
+        """(key, counters) of every row."""
+        names, w, flat = self.keys.names, self.width, self.data.tolist()
+        for j, gid in enumerate(self.ids):
+            yield names[gid], flat[j * w:(j + 1) * w]
+
+
+class Hist:
+    """Time-to-close histograms of one level for one (report day, close day): a sorted array of
+    ``key id << 16 | bucket`` codes and one of their counts (no zero counts kept)."""
+
+    __slots__ = ("keys", "codes", "counts")
+
+    def __init__(self, keys: Keys, codes: array[int] | None = None, counts: array[int] | None = None) -> None:
+        self.keys = keys
+        self.codes: array[int] = array("Q") if codes is None else codes
+        self.counts: array[int] = array("i") if counts is None else counts
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Hist, (self.keys, self.codes, self.counts)
+
+    def add(self, key: str, bucket: int, sign: int) -> None:
+        """Count one case in (``sign`` 1) or out (-1) of the key's bucket."""
+        code = self.keys.id_of(key) << BUCKET_BITS | bucket
+        codes = self.codes
+        j = bisect_left(codes, code)
+        if j < len(codes) and codes[j] == code:
+            n = self.counts[j] + sign
+            if n:
+                self.counts[j] = n
+            else:
+                del codes[j]
+                del self.counts[j]
+        else:
+            codes.insert(j, code)
+            self.counts.insert(j, sign)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def items(self) -> Iterator[tuple[str, dict[int, int]]]:
+        """(key, {bucket: cases}) of every key."""
+        names, mask = self.keys.names, (1 << BUCKET_BITS) - 1
+        hist: dict[int, int] = {}
+        gid = -1
+        for code, n in zip(self.codes, self.counts, strict=True):
+            if code >> BUCKET_BITS != gid:
+                if hist:
+                    yield names[gid], hist
+                gid, hist = code >> BUCKET_BITS, {}
+            hist[code & mask] = n
+        if hist:
+            yield names[gid], hist
+
+
+Levels = dict[str, Cells]
+"""level -> its cells (one day's, or one (report day, close day)'s)."""
 
 
 class Tallies:
     """Counters per district day, level and key, for cases (by report day) and ratings (by
-    rating day). Cells are nested by level so that a query reads only the levels it asks for."""
+    rating day). Cells are nested by level so that a query reads only the levels it asks for;
+    each level's cells are compact arrays (:class:`Cells`), so a year's tallies stay small."""
 
     def __init__(self) -> None:
-        self.cases: dict[date, Cells] = defaultdict(dict)
-        self.ratings: dict[date, Cells] = defaultdict(dict)
+        self.keys: dict[str, Keys] = {}  # level -> its keys, shared by every table and day
+        self.cases: dict[date, Levels] = defaultdict(dict)
+        self.ratings: dict[date, Levels] = defaultdict(dict)
         # (report day, close day) -> closed, on-time closed, seconds to close: "closed as of a
         # past period's end"
-        self.closures: dict[tuple[date, date], Cells] = defaultdict(dict)
+        self.closures: dict[tuple[date, date], Levels] = defaultdict(dict)
         # (report day, close day) -> level -> key -> {time-to-close bucket: cases}: medians
-        self.durations: dict[tuple[date, date], dict[str, dict[str, dict[int, int]]]] = defaultdict(dict)
+        self.durations: dict[tuple[date, date], dict[str, Hist]] = defaultdict(dict)
+
+    def _keys(self, level: str) -> Keys:
+        keys = self.keys.get(level)
+        if keys is None:
+            keys = self.keys[sys.intern(level)] = Keys()
+        return keys
 
     def shift(self, before: Contribution, after: Contribution) -> None:
         """Replace a case's old contribution by its new one."""
@@ -173,12 +328,14 @@ class Tallies:
             if old == new:
                 continue
             if old is not None and new is not None and old[0] == new[0] and old[1] == new[1]:
-                self._add_delta(table, new[0], new[1], old[2], new[2])  # the usual case: a few flags
+                # the usual case: a few flags
+                changes = [(i, n - o) for i, (o, n) in enumerate(zip(old[2], new[2], strict=True)) if n != o]
+                self._add(table, new[0], new[1], len(new[2]), changes)
                 continue
             if old is not None:
-                self._add(table, old, -1)
+                self._add(table, old[0], old[1], len(old[2]), [(i, -v) for i, v in enumerate(old[2]) if v])
             if new is not None:
-                self._add(table, new, 1)
+                self._add(table, new[0], new[1], len(new[2]), [(i, v) for i, v in enumerate(new[2]) if v])
 
     def _move_duration(self, old: Part | None, new: Part | None) -> None:
         for part, sign in ((old, -1), (new, 1)):
@@ -187,44 +344,25 @@ class Tallies:
             key, groups, (bucket,) = part
             levels = self.durations[key]
             for level, name in groups:
-                cells = levels.setdefault(level, {})
-                hist = cells.setdefault(name, {})
-                n = hist.get(bucket, 0) + sign
-                if n:
-                    hist[bucket] = n
-                else:
-                    del hist[bucket]
-                    if not hist:
-                        del cells[name]
-                        if not cells:
-                            del levels[level]
+                hist = levels.get(level)
+                if hist is None:
+                    hist = levels[sys.intern(level)] = Hist(self._keys(level))
+                hist.add(name, bucket, sign)
+                if not hist:
+                    del levels[level]
             if not levels:
                 del self.durations[key]
 
-    @staticmethod
-    def _add(table: dict[Any, Cells], part: Part, sign: int) -> None:
-        day, groups, values = part
+    def _add(self, table: dict[Any, Levels], day: Any, groups: tuple[Group, ...], width: int,
+             changes: list[tuple[int, int]]) -> None:
+        """Add ``changes`` to the row of each group on ``day`` (rows are made when new, and stay
+        when they come back to zero, as the dict cells did)."""
         levels = table[day]
         for level, key in groups:
             cells = levels.get(level)
             if cells is None:
-                cells = levels[level] = {}
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = [0] * len(values)
-            for i, v in enumerate(values):
-                if v:
-                    cell[i] += sign * v
-
-    @staticmethod
-    def _add_delta(table: dict[Any, Cells], day: Any, groups: tuple[Group, ...],
-                   old: tuple[int, ...], new: tuple[int, ...]) -> None:
-        changes = [(i, n - o) for i, (o, n) in enumerate(zip(old, new, strict=True)) if n != o]
-        levels = table[day]
-        for level, key in groups:
-            cell = levels[level][key]  # present: the old contribution put it there
-            for i, d in changes:
-                cell[i] += d
+                cells = levels[sys.intern(level)] = Cells(self._keys(level), width)
+            cells.add(key, changes)
 
     def prune(self, before: date) -> None:
         """Forget the days reported (or rated) before ``before``: beyond the KPI window."""
@@ -291,9 +429,10 @@ class Tallies:
         out: dict[tuple[date, Group], list[int]] = {}
         day = start
         while day <= end:
-            cell = self.cases.get(day, {}).get(level, {}).get(key)
+            cells = self.cases.get(day, {}).get(level)
+            cell = None if cells is None else cells.get(key)
             if cell is not None:
-                out[(day, group)] = list(cell)
+                out[(day, group)] = cell
             day += timedelta(days=1)
         if closed_by is not None:
             self._unclose(out, start, end, closed_by, frozenset({level}), by_day=True)
