@@ -51,6 +51,16 @@ def _cache_dir(preset: str, seed: int, days: float) -> Path:
     return base / f"{preset}-{seed}-{days:g}d-{_simulator_hash()}"
 
 
+def _save(server: Any) -> None:
+    """Write the dump (in the background: a year's SAVE outlasts the client's read timeout)."""
+    before = server.lastsave()
+    server.bgsave()
+    while server.lastsave() == before or server.info("persistence")["rdb_bgsave_in_progress"]:
+        time.sleep(0.5)
+    if server.info("persistence")["rdb_last_bgsave_status"] != "ok":
+        raise RuntimeError("Redis could not save the backfilled history")
+
+
 @contextmanager
 def history(days: float, seed: int = 1, preset: str = "district", *, cache: bool = True,
             max_age_h: float = DEFAULT_MAX_AGE_H, progress: bool = False) -> Iterator[History]:
@@ -80,7 +90,7 @@ def history(days: float, seed: int = 1, preset: str = "district", *, cache: bool
             stats = backfill(server, preset, seed, None, days, folder / "reference", progress=progress)
             written = stats.written
             if cache:
-                server.save()
+                _save(server)
                 shutil.rmtree(cached, ignore_errors=True)
                 cached.mkdir(parents=True)
                 shutil.copyfile(folder / "bench.rdb", cached / "dump.rdb")

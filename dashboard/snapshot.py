@@ -34,8 +34,8 @@ from dashboard.state import State
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-"""Version of the file layout; bumped when it changes."""
+FORMAT = 2
+"""Version of the file layout; bumped when it changes (2: the tallies in compact arrays)."""
 
 MAGIC = b"GRIDSNAP"
 KEEP = 2

@@ -83,12 +83,19 @@ class ConsumerStatus:
     failing_since: float | None = None  # first failure of the batch that keeps failing
     consecutive_failures: int = 0
     resumed_from: dict[str, str] | None = None  # the snapshot's ids when the start skipped the history
+    # after a snapshot: the ms of the events stream's ids at the snapshot, at its newest entry
+    # then, and at the newest entry read since (the tail's progress, by the time its ids span)
+    tail_ms: tuple[int, int] | None = None
+    tail_read_ms: int = 0
 
     @property
     def progress(self) -> float | None:
         """Share of the history read (1.0 once caught up; None before the first read)."""
         if self.caught_up:
             return 1.0
+        if self.tail_ms is not None:
+            first, last = self.tail_ms
+            return 0.999 if last <= first else max(0.0, min(0.999, (self.tail_read_ms - first) / (last - first)))
         if self.backlog_at_start is None:
             return None
         if self.backlog_at_start == 0:
@@ -161,6 +168,12 @@ class Consumer:
                 positions = f"{since}-0"
             self.status.resumed_from = dict(resumed)
             self.status.backlog_at_start = None
+            newest = self.connection.xrevrange(self.events_stream, count=1)
+            first = _id(resumed.get(self.events_stream, "0-0"))[0]
+            newest_id = newest[0][0].decode() if newest and isinstance(newest[0][0], bytes) else \
+                (newest[0][0] if newest else None)
+            self.status.tail_ms = (first, _id(newest_id)[0] if newest_id else first)
+            self.status.tail_read_ms = first
             return {self.events_stream: resumed.get(self.events_stream, "0-0"),
                     self.positions_stream: positions}
         self.status.backlog_at_start = int(self.connection.xlen(self.events_stream))
@@ -215,6 +228,8 @@ class Consumer:
         rejected = undecodable + self.sink.apply_batch(positions, events, clock_ms)
         # The batch is applied: advance now so a failure below can never apply it twice.
         self._ids.update(last)
+        if self.events_stream in last and self.status.tail_ms is not None:
+            self.status.tail_read_ms = _id(last[self.events_stream])[0]
         self._unwritten.extend(rejected)
         self._flush_deadletters()
         n = sum(len(entries) for _, entries in reply or [])
