@@ -18,7 +18,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -152,6 +152,9 @@ def contribution(case: Case | None) -> Contribution:
 ZEROS = array("i", bytes(4 * 32))
 """Zero counters to copy a new row from (rows are at most 32 wide)."""
 
+RECENT_DAYS = 2
+"""Days (before the newest) whose cells keep a row index: most changes land on them."""
+
 BUCKET_BITS = 16
 """A histogram entry's code is ``key id << BUCKET_BITS | bucket``."""
 
@@ -181,10 +184,12 @@ class Keys:
 
 class Cells:
     """One day's (or one (report day, close day)'s) counters of one level: a row of ``width``
-    counters per key, in two arrays (key ids, sorted, and the rows end to end). Counters are 32-bit
-    until one outgrows that (seconds to close summed), then the cells switch to 64-bit."""
+    counters per key, in two arrays (key ids in the order they came, and the rows end to end).
+    Counters are 32-bit until one outgrows that (seconds to close summed), then 64-bit. A dict
+    from key id to row (``index``) is kept while the day is recent (most changes land there) and
+    dropped for older days (:meth:`Tallies.compact`); it is rebuilt when an old day changes."""
 
-    __slots__ = ("keys", "width", "ids", "data")
+    __slots__ = ("keys", "width", "ids", "data", "index")
 
     def __init__(self, keys: Keys, width: int, ids: array[int] | None = None,
                  data: array[int] | None = None) -> None:
@@ -192,27 +197,28 @@ class Cells:
         self.width = width
         self.ids: array[int] = array("I") if ids is None else ids
         self.data: array[int] = array("i") if data is None else data
+        self.index: dict[int, int] | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return Cells, (self.keys, self.width, self.ids, self.data)
+        return Cells, (self.keys, self.width, self.ids, self.data)  # the index is rebuilt when needed
 
     def _row(self, key: str, create: bool) -> int:
         """Index of the key's first counter (-1 when absent and not ``create``)."""
+        index = self.index
+        if index is None:
+            index = self.index = {gid: j for j, gid in enumerate(self.ids)}
         gid = self.keys.ids.get(key)
-        if gid is None:
-            if not create:
-                return -1
-            gid = self.keys.id_of(key)
-        ids = self.ids
-        j = bisect_left(ids, gid)
-        w = self.width
-        if j < len(ids) and ids[j] == gid:
-            return j * w
+        j = -1 if gid is None else index.get(gid, -1)
+        if j >= 0:
+            return j * self.width
         if not create:
             return -1
-        ids.insert(j, gid)
-        zeros = ZEROS[:w] if self.data.typecode == "i" else array("q", bytes(8 * w))
-        self.data[j * w:j * w] = zeros
+        if gid is None:
+            gid = self.keys.id_of(key)
+        j = index[gid] = len(self.ids)
+        self.ids.append(gid)
+        w = self.width
+        self.data.extend(ZEROS[:w] if self.data.typecode == "i" else array("q", bytes(8 * w)))
         return j * w
 
     def add(self, key: str, changes: Iterable[tuple[int, int]]) -> None:
@@ -238,7 +244,7 @@ class Cells:
         return len(self.ids)
 
     def items(self) -> Iterator[tuple[str, list[int]]]:
-        """(key, counters) of every row."""
+        """(key, counters) of every row, in the order the keys came."""
         names, w, flat = self.keys.names, self.width, self.data.tolist()
         for j, gid in enumerate(self.ids):
             yield names[gid], flat[j * w:(j + 1) * w]
@@ -290,6 +296,14 @@ class Hist:
             hist[code & mask] = n
         if hist:
             yield names[gid], hist
+
+
+def _itself(day: date) -> date:
+    return day
+
+
+def _first(days: tuple[date, date]) -> date:
+    return days[0]
 
 
 Levels = dict[str, Cells]
@@ -362,16 +376,39 @@ class Tallies:
             cells = levels.get(level)
             if cells is None:
                 cells = levels[sys.intern(level)] = Cells(self._keys(level), width)
-            cells.add(key, changes)
+            # Cells.add, inlined: this runs for every group of every case event
+            index, gid = cells.index, cells.keys.ids.get(key)
+            j = -1 if index is None or gid is None else index.get(gid, -1)
+            base = j * width if j >= 0 else cells._row(key, True)
+            data = cells.data
+            for i, d in changes:
+                try:
+                    data[base + i] += d
+                except OverflowError:
+                    cells.data = data = array("q", data)
+                    data[base + i] += d
 
     def prune(self, before: date) -> None:
-        """Forget the days reported (or rated) before ``before``: beyond the KPI window."""
+        """Forget the days reported (or rated) before ``before``: beyond the KPI window; drop the
+        row indexes of days that are no longer recent (:meth:`compact`)."""
         for table in (self.cases, self.ratings):
             for day in [d for d in table if d < before]:
                 del table[day]
         for closing in (self.closures, self.durations):
             for key in [k for k in closing if k[0] < before]:
                 del closing[key]
+        if self.cases:
+            self.compact(max(self.cases) - timedelta(days=RECENT_DAYS))
+
+    def compact(self, before: date) -> None:
+        """Drop the row indexes of the cells of days before ``before`` (rebuilt if one changes)."""
+        tables: tuple[tuple[dict[Any, Levels], Callable[[Any], date]], ...] = (
+            (self.cases, _itself), (self.ratings, _itself), (self.closures, _first))
+        for table, day_of in tables:
+            for key, levels in table.items():
+                if day_of(key) < before:
+                    for cells in levels.values():
+                        cells.index = None
 
     def totals(self, start: date | None, end: date | None, closed_by: date | None = None,
                levels: frozenset[str] | None = None,

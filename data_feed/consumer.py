@@ -170,8 +170,8 @@ class Consumer:
             self.status.backlog_at_start = None
             newest = self.connection.xrevrange(self.events_stream, count=1)
             first = _id(resumed.get(self.events_stream, "0-0"))[0]
-            newest_id = newest[0][0].decode() if newest and isinstance(newest[0][0], bytes) else \
-                (newest[0][0] if newest else None)
+            newest_id = str(newest[0][0], "utf-8") if newest and isinstance(newest[0][0], bytes) else \
+                (str(newest[0][0]) if newest else None)
             self.status.tail_ms = (first, _id(newest_id)[0] if newest_id else first)
             self.status.tail_read_ms = first
             return {self.events_stream: resumed.get(self.events_stream, "0-0"),
