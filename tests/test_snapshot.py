@@ -185,7 +185,8 @@ def test_a_format_change_falls_back(redis_conn: redis.Redis, history: Path, tmp_
                                     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     snapshot_midway(redis_conn, history, tmp_path)
     monkeypatch.setattr(snapshot, "FORMAT", snapshot.FORMAT + 1)  # the reader of a newer release
-    assert_full_replay(redis_conn, history, tmp_path, caplog, "format 1 is not 2")
+    assert_full_replay(redis_conn, history, tmp_path, caplog,
+                      f"format {snapshot.FORMAT - 1} is not {snapshot.FORMAT}")
 
 
 def test_an_older_valid_snapshot_is_used_when_the_newest_is_bad(
