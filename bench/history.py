@@ -41,7 +41,7 @@ class History:
 
 def _simulator_hash() -> str:
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "data_feed").rglob("*.py")):
+    for path in sorted([*(ROOT / "data_feed" / "simulator").rglob("*.py"), ROOT / "data_feed" / "publish.py"]):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
