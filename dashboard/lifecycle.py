@@ -19,6 +19,7 @@ import hmac
 import logging
 import operator
 import re
+import sys
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -70,6 +71,9 @@ class CaseBook:
         self.unknown_category_events = 0
         self._days: dict[date, date] = {}
         self._closing: list[tuple[float, str]] = []  # heap of (closed at, case_id)
+        # cases changed in the batch being applied: their deadline entries move once, at its end
+        # (a case reported and closed within one batch never enters the indexes)
+        self._dirty: dict[str, Case] = {}
         self._handlers = self.handlers()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -185,7 +189,7 @@ class CaseBook:
         if closed_day != case.closed_day:
             case.closed_day = closed_day
         after = contribution(case)
-        self.deadlines.update(case, case.groups)
+        self._dirty[case.case_id] = case
         self.cases[case.case_id] = case
         if was_open != case.is_open or old_checkpoint != case.checkpoint_id:
             self._move_open(was_open, old_checkpoint, case)
@@ -193,6 +197,17 @@ class CaseBook:
         if was_open and not case.is_open:
             heapq.heappush(self._closing, (case.state_ts, case.case_id))
         self.version += 1
+
+    def flush(self) -> None:
+        """Move the deadline entries of the cases changed since the last flush (the batch's end:
+        readers, who take the state's lock, never see the indexes between two flushes)."""
+        dirty, self._dirty = self._dirty, {}
+        for case in dirty.values():
+            try:
+                self.deadlines.update(case, case.groups or groups_of(case))
+            except Exception:  # a bug must not stop the batch: the case stays out of the alert indexes
+                log.error("internal error indexing the deadline of case %s (%s)", case.case_id,
+                          type(sys.exc_info()[1]).__name__)
 
     def _move_open(self, was_open: bool, old_checkpoint: str | None, case: Case) -> None:
         checkpoints = self.registry.checkpoints
