@@ -71,6 +71,9 @@ CLOSED_AT = CASE_COUNTS.index("closed")
 ON_TIME_AT = CASE_COUNTS.index("on_time_closed")
 CLOSE_S_AT = CASE_COUNTS.index("close_s")
 
+_CHANNEL_FLAGS = {c: tuple(int(c == other) for other in CHANNELS) for c in CHANNELS}
+_NO_CHANNEL = (0,) * len(CHANNELS)
+
 BUCKET_BASE = 1.1
 """Width of a time-to-close histogram bucket: each is 10 % wider than the one before, so a
 median read from the histogram is within about 5 % of the exact one."""
@@ -104,6 +107,14 @@ def groups_of(case: Case) -> tuple[Group, ...]:
             (cross_level("community_categories", community), case.category))
 
 
+def duration_groups(groups: tuple[Group, ...]) -> tuple[Group, ...]:
+    """The groups whose times to close are kept: all but the category ones, which
+    :func:`groups_of` puts last."""
+    if len(groups) >= 3 and groups[-3][0] == "categories" and kind_of(groups[-1][0]) == "community_categories":
+        return groups[:-3]
+    return tuple(g for g in groups if kind_of(g[0]) in DURATION_KINDS)
+
+
 def bucket_of(seconds: float) -> int:
     """Histogram bucket of a time to close (bucket 0: up to a minute)."""
     return max(0, int(math.log(max(seconds, 60.0) / 60.0, BUCKET_BASE)))
@@ -131,7 +142,7 @@ def contribution(case: Case | None) -> Contribution:
              max(0, close_s),
              int(processed is not None),
              int(processed is not None and processed <= case.deadline),
-             *(int(case.channel == c) for c in CHANNELS))
+             *_CHANNEL_FLAGS.get(case.channel, _NO_CHANNEL))
     groups = case.groups
     if groups is None:
         groups = case.groups = groups_of(case)
@@ -144,8 +155,7 @@ def contribution(case: Case | None) -> Contribution:
     if closed and case.closed_day is not None and case.closed_day > case.day:
         closure = ((case.day, case.closed_day), groups, (flags[CLOSED_AT], flags[ON_TIME_AT], flags[CLOSE_S_AT]))
     if closed and case.closed_day is not None:
-        duration = ((case.day, case.closed_day), tuple(g for g in groups if kind_of(g[0]) in DURATION_KINDS),
-                    (bucket_of(close_s),))
+        duration = ((case.day, case.closed_day), duration_groups(groups), (bucket_of(close_s),))
     return (case.day, groups, flags), rating, closure, duration
 
 
