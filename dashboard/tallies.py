@@ -18,8 +18,9 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from dashboard.cases import Case, CaseState
@@ -175,18 +176,18 @@ class Keys:
 
     __slots__ = ("ids", "names")
 
-    def __init__(self, names: list[str] | None = None) -> None:
-        self.names: list[str] = [] if names is None else names
-        self.ids: dict[str, int] = {name: i for i, name in enumerate(self.names)}
+    def __init__(self, names: list[Any] | None = None) -> None:
+        self.names: list[Any] = [] if names is None else names  # str keys, or (level, key) groups
+        self.ids: dict[Any, int] = {name: i for i, name in enumerate(self.names)}
 
     def __reduce__(self) -> tuple[Any, ...]:
         return Keys, (self.names,)
 
-    def id_of(self, key: str) -> int:
+    def id_of(self, key: Any) -> int:
         """The key's id (a new one for a key never seen)."""
         i = self.ids.get(key)
         if i is None:
-            key = sys.intern(key)
+            key = sys.intern(key) if isinstance(key, str) else tuple(sys.intern(k) for k in key)
             i = self.ids[key] = len(self.names)
             self.names.append(key)
         return i
@@ -212,7 +213,7 @@ class Cells:
     def __reduce__(self) -> tuple[Any, ...]:
         return Cells, (self.keys, self.width, self.ids, self.data)  # the index is rebuilt when needed
 
-    def _row(self, key: str, create: bool) -> int:
+    def _row(self, key: Any, create: bool) -> int:
         """Index of the key's first counter (-1 when absent and not ``create``)."""
         index = self.index
         if index is None:
@@ -231,7 +232,7 @@ class Cells:
         self.data.extend(ZEROS[:w] if self.data.typecode == "i" else array("q", bytes(8 * w)))
         return j * w
 
-    def add(self, key: str, changes: Iterable[tuple[int, int]]) -> None:
+    def add(self, key: Any, changes: Iterable[tuple[int, int]]) -> None:
         """Add ``(counter index, amount)`` changes to the key's row (made when new)."""
         base = self._row(key, True)
         data = self.data
@@ -242,18 +243,18 @@ class Cells:
                 self.data = data = array("q", data)
                 data[base + i] += d
 
-    def get(self, key: str) -> list[int] | None:
+    def get(self, key: Any) -> list[int] | None:
         """A copy of the key's counters (None when the key has none here)."""
         base = self._row(key, False)
         return None if base < 0 else self.data[base:base + self.width].tolist()
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._row(key, False) >= 0
+        return self._row(key, False) >= 0
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def items(self) -> Iterator[tuple[str, list[int]]]:
+    def items(self) -> Iterator[tuple[Any, list[int]]]:
         """(key, counters) of every row, in the order the keys came."""
         names, w, flat = self.keys.names, self.width, self.data.tolist()
         for j, gid in enumerate(self.ids):
@@ -308,14 +309,6 @@ class Hist:
             yield names[gid], hist
 
 
-def _itself(day: date) -> date:
-    return day
-
-
-def _first(days: tuple[date, date]) -> date:
-    return days[0]
-
-
 Levels = dict[str, Cells]
 """level -> its cells (one day's, or one (report day, close day)'s)."""
 
@@ -330,8 +323,10 @@ class Tallies:
         self.cases: dict[date, Levels] = defaultdict(dict)
         self.ratings: dict[date, Levels] = defaultdict(dict)
         # (report day, close day) -> closed, on-time closed, seconds to close: "closed as of a
-        # past period's end"
-        self.closures: dict[tuple[date, date], Levels] = defaultdict(dict)
+        # past period's end"; one set of cells per pair for all levels (a pair has few cases in
+        # many sparse levels: cells per level would cost more in objects than in counters)
+        self.groups = Keys()  # the (level, key) groups of the closures
+        self.closures: dict[tuple[date, date], Cells] = {}
         # (report day, close day) -> level -> key -> {time-to-close bucket: cases}: medians
         self.durations: dict[tuple[date, date], dict[str, Hist]] = defaultdict(dict)
 
@@ -348,18 +343,27 @@ class Tallies:
         if before[3] != after[3]:
             self._move_duration(before[3], after[3])
         for table, old, new in ((self.cases, before[0], after[0]), (self.ratings, before[1], after[1]),
-                                (self.closures, before[2], after[2])):
+                                (None, before[2], after[2])):
             if old == new:
                 continue
+            add = self._add_closures if table is None else partial(self._add, table)
             if old is not None and new is not None and old[0] == new[0] and old[1] == new[1]:
                 # the usual case: a few flags
                 changes = [(i, n - o) for i, (o, n) in enumerate(zip(old[2], new[2], strict=True)) if n != o]
-                self._add(table, new[0], new[1], len(new[2]), changes)
+                add(new[0], new[1], len(new[2]), changes)
                 continue
             if old is not None:
-                self._add(table, old[0], old[1], len(old[2]), [(i, -v) for i, v in enumerate(old[2]) if v])
+                add(old[0], old[1], len(old[2]), [(i, -v) for i, v in enumerate(old[2]) if v])
             if new is not None:
-                self._add(table, new[0], new[1], len(new[2]), [(i, v) for i, v in enumerate(new[2]) if v])
+                add(new[0], new[1], len(new[2]), [(i, v) for i, v in enumerate(new[2]) if v])
+
+    def _add_closures(self, days: Any, groups: tuple[Group, ...], width: int,
+                      changes: list[tuple[int, int]]) -> None:
+        cells = self.closures.get(days)
+        if cells is None:
+            cells = self.closures[days] = Cells(self.groups, width)
+        for group in groups:
+            cells.add(group, changes)
 
     def _move_duration(self, old: Part | None, new: Part | None) -> None:
         for part, sign in ((old, -1), (new, 1)):
@@ -412,13 +416,14 @@ class Tallies:
 
     def compact(self, before: date) -> None:
         """Drop the row indexes of the cells of days before ``before`` (rebuilt if one changes)."""
-        tables: tuple[tuple[dict[Any, Levels], Callable[[Any], date]], ...] = (
-            (self.cases, _itself), (self.ratings, _itself), (self.closures, _first))
-        for table, day_of in tables:
-            for key, levels in table.items():
-                if day_of(key) < before:
+        for table in (self.cases, self.ratings):
+            for day, levels in table.items():
+                if day < before:
                     for cells in levels.values():
                         cells.index = None
+        for days, cells in self.closures.items():
+            if days[0] < before:
+                cells.index = None
 
     def totals(self, start: date | None, end: date | None, closed_by: date | None = None,
                levels: frozenset[str] | None = None,
@@ -456,18 +461,19 @@ class Tallies:
                  closed_by: date, levels: frozenset[str] | None, by_day: bool = False) -> None:
         """Take out the closures after ``closed_by`` of cases reported in ``start``..``end``
         (``cases`` keyed by group, or by (day, group) with ``by_day``)."""
-        for (reported, closed), day_levels in self.closures.items():
+        for (reported, closed), cells in self.closures.items():
             if closed <= closed_by or (start is not None and reported < start) \
                     or (end is not None and reported > end):
                 continue
-            for level in (day_levels if levels is None else levels):
-                for key, (n, on_time, secs) in day_levels.get(level, {}).items():
-                    acc = cases.get((reported, (level, key)) if by_day else (level, key))
-                    if acc is None:
-                        continue  # a group the caller did not ask for
-                    acc[CLOSED_AT] -= n
-                    acc[ON_TIME_AT] -= on_time
-                    acc[CLOSE_S_AT] -= secs
+            for group, (n, on_time, secs) in cells.items():
+                if levels is not None and group[0] not in levels:
+                    continue
+                acc = cases.get((reported, group) if by_day else group)
+                if acc is None:
+                    continue  # a group the caller did not ask for
+                acc[CLOSED_AT] -= n
+                acc[ON_TIME_AT] -= on_time
+                acc[CLOSE_S_AT] -= secs
 
     def series(self, start: date, end: date, group: Group, closed_by: date | None = None,
                ) -> dict[date, list[int]]:

@@ -81,12 +81,22 @@ def _parts(width: int, big: bool) -> st.SearchStrategy[Any]:
                                           st.lists(value, min_size=width, max_size=width).map(tuple)))
 
 
-CONTRIBUTIONS = st.tuples(_parts(len(tallies.CASE_COUNTS), True), _parts(2, False),
-                          st.none(), st.none())
+@st.composite
+def _contributions(draw: st.DrawFn) -> Any:
+    """A case part, a rating part, and (when the case part has one) a closure on a later day
+    built from it, as :func:`tallies.contribution` makes them."""
+    case = draw(_parts(len(tallies.CASE_COUNTS), True))
+    closure = None
+    if case is not None and draw(st.booleans()):
+        later = case[0] + timedelta(days=draw(st.integers(1, 2)))
+        flags = case[2]
+        closure = ((case[0], later), case[1], (flags[tallies.CLOSED_AT], flags[tallies.ON_TIME_AT],
+                                                flags[tallies.CLOSE_S_AT]))
+    return case, draw(_parts(2, False)), closure, None
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), CONTRIBUTIONS), min_size=1, max_size=25))
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), _contributions()), min_size=1, max_size=25))
 def test_compact_cells_sum_like_a_plain_model_and_survive_pickling(steps: list[tuple[int, Any]]) -> None:
     t = tallies.Tallies()
     current: dict[int, Any] = {}  # case -> its contribution now
@@ -102,14 +112,27 @@ def test_compact_cells_sum_like_a_plain_model_and_survive_pickling(steps: list[t
                     acc = expected[table].setdefault((part[0], group), [0] * len(part[2]))
                     acc[:] = [a + v for a, v in zip(acc, part[2], strict=True)]
     for copy in (t, pickle.loads(pickle.dumps(t, protocol=5))):
-        for start, end in ((None, None), (DAYS[1], DAYS[2]), (DAYS[3], DAYS[3])):
-            got = copy.totals(start, end)
+        for start, end, closed_by in ((None, None, None), (DAYS[1], DAYS[2], None), (DAYS[3], DAYS[3], None),
+                                      (DAYS[0], DAYS[1], DAYS[1]), (None, None, DAYS[2])):
+            got = copy.totals(start, end, closed_by)
             for table in (0, 1):
                 want: dict[tallies.Group, list[int]] = {}
                 for (day, group), cell in expected[table].items():
                     if (start is None or day >= start) and (end is None or day <= end):
                         acc = want.setdefault(group, [0] * len(cell))
                         acc[:] = [a + v for a, v in zip(acc, cell, strict=True)]
+                if table == 0 and closed_by is not None:  # closed after closed_by: not closed as of then
+                    for contribution in current.values():
+                        closure = contribution[2]
+                        if closure is None or closure[0][1] <= closed_by:
+                            continue
+                        reported = closure[0][0]
+                        if (start is not None and reported < start) or (end is not None and reported > end):
+                            continue
+                        for group in closure[1]:
+                            for at, v in zip((tallies.CLOSED_AT, tallies.ON_TIME_AT, tallies.CLOSE_S_AT), closure[2],
+                                             strict=True):
+                                want[group][at] -= v
                 # a row that came back to zero stays (as the dict cells did): compare the non-zero ones
                 assert {g: c for g, c in got[table].items() if any(c)} == {g: c for g, c in want.items() if any(c)}
         for group in GROUPS:
