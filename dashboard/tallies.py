@@ -215,10 +215,12 @@ class Cells:
 
     def _row(self, key: Any, create: bool) -> int:
         """Index of the key's first counter (-1 when absent and not ``create``)."""
+        gid = self.keys.ids.get(key)
         index = self.index
         if index is None:
+            if not create:  # a read of an old day: a scan at C speed, no index kept for it
+                return -1 if gid is None or gid not in self.ids else self.ids.index(gid) * self.width
             index = self.index = {gid: j for j, gid in enumerate(self.ids)}
-        gid = self.keys.ids.get(key)
         j = -1 if gid is None else index.get(gid, -1)
         if j >= 0:
             return j * self.width
