@@ -31,6 +31,7 @@ from dashboard.ingestion import Finding
 from dashboard.periods import district_day
 from dashboard.reference import Reference
 from dashboard.registry import Registry
+from dashboard.retired import RetiredIds
 from dashboard.tallies import Contribution, Tallies, contribution, groups_of
 from data_feed.contract import Event, EventType
 from data_feed.errors import MalformedEvent
@@ -62,7 +63,7 @@ class CaseBook:
         self.salt = salt
         self.cases: dict[str, Case] = {}
         self.open_cases: set[str] = set()
-        self.retired: dict[str, date] = {}
+        self.retired = RetiredIds()
         self.by_code: dict[str, str] = {}  # citizen query code -> case id (leaves with its case)
         self.tallies = Tallies()
         self.deadlines = DeadlineIndex(near_fraction)
@@ -240,7 +241,7 @@ class CaseBook:
             del self.cases[case_id]
             if case.query_code and self.by_code.get(case.query_code) == case_id:
                 del self.by_code[case.query_code]
-            self.retired[case_id] = case.day or date.min
+            self.retired.add(case_id, case.day or date.min)
             n += 1
         return n
 
@@ -252,8 +253,7 @@ class CaseBook:
     def prune(self, before: date) -> None:
         """Forget retired ids and day tallies older than the history window."""
         self.tallies.prune(before)
-        for case_id in [c for c, day in self.retired.items() if day < before]:
-            del self.retired[case_id]
+        self.retired.prune(before)
         for day in [d for d in self._days if d < before]:
             del self._days[day]
 

@@ -35,7 +35,7 @@ from dashboard.state import State
 log = logging.getLogger(__name__)
 
 FORMAT = 2
-"""Version of the file layout; bumped when it changes (2: the tallies in compact arrays)."""
+"""Version of the file layout; bumped when it changes (2: the tallies and retired ids in compact arrays)."""
 
 MAGIC = b"GRIDSNAP"
 KEEP = 2
@@ -44,7 +44,7 @@ KEEP = 2
 SUFFIX = ".snap"
 
 _CODE = ("state", "ingestion", "registry", "tracks", "lifecycle", "tallies", "deadlines", "cases",
-         "periods", "status", "snapshot")
+         "periods", "status", "snapshot", "retired")
 """Modules whose source defines what a snapshot holds: any change to one refuses old snapshots."""
 
 _PARTS = ("version", "last_event_at", "event_time", "history_time", "_pruned_day", "quality",
