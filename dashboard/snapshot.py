@@ -237,6 +237,11 @@ class Snapshots:
                 gc.disable()  # loading makes millions of objects: no collection halfway
                 try:
                     parts = pickle.loads(payload)
+                    # and none after: the loaded state is long-lived; left in the young generation,
+                    # the next collections would walk all of it (~1 s at 30 days, the tail's first
+                    # allocations paying for it). Frozen, the cyclic collector skips it (refcounting
+                    # still frees what the state drops).
+                    gc.freeze()
                 finally:
                     if enabled:
                         gc.enable()
