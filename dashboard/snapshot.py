@@ -35,8 +35,8 @@ from data_feed import keys
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-"""Version of the file layout; bumped when it changes."""
+FORMAT = 2
+"""Version of the file layout; bumped when it changes (2: the tallies and retired ids in compact arrays)."""
 
 MAGIC = b"GRIDSNAP"
 KEEP = 2
@@ -45,7 +45,7 @@ KEEP = 2
 SUFFIX = ".snap"
 
 _CODE = ("state", "ingestion", "registry", "tracks", "lifecycle", "tallies", "deadlines", "cases",
-         "periods", "status", "snapshot")
+         "periods", "status", "snapshot", "retired")
 """Modules whose source defines what a snapshot holds: any change to one refuses old snapshots."""
 
 _PARTS = ("version", "last_event_at", "event_time", "history_time", "_pruned_day", "quality",
@@ -243,6 +243,11 @@ class Snapshots:
                 gc.disable()  # loading makes millions of objects: no collection halfway
                 try:
                     parts = pickle.loads(payload)
+                    # and none after: the loaded state is long-lived; left in the young generation,
+                    # the next collections would walk all of it (~1 s at 30 days, the tail's first
+                    # allocations paying for it). Frozen, the cyclic collector skips it (refcounting
+                    # still frees what the state drops).
+                    gc.freeze()
                 finally:
                     if enabled:
                         gc.enable()

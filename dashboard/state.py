@@ -173,6 +173,7 @@ class State:
                 self._apply_positions(positions, rejected)
             for entry in events:
                 self._apply_event_entry(entry, rejected)
+            self.book.flush()
             newest = max((entry_ms(e[1]) for e in (positions[-1:] + events[-1:])), default=0)
             horizon = max(newest, clock_ms or 0)
             if self.ingestion.pending and horizon:

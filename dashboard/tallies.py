@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from dashboard.cases import Case, CaseState
@@ -67,6 +72,9 @@ CLOSED_AT = CASE_COUNTS.index("closed")
 ON_TIME_AT = CASE_COUNTS.index("on_time_closed")
 CLOSE_S_AT = CASE_COUNTS.index("close_s")
 
+_CHANNEL_FLAGS = {c: tuple(int(c == other) for other in CHANNELS) for c in CHANNELS}
+_NO_CHANNEL = (0,) * len(CHANNELS)
+
 BUCKET_BASE = 1.1
 """Width of a time-to-close histogram bucket: each is 10 % wider than the one before, so a
 median read from the histogram is within about 5 % of the exact one."""
@@ -100,6 +108,14 @@ def groups_of(case: Case) -> tuple[Group, ...]:
             (cross_level("community_categories", community), case.category))
 
 
+def duration_groups(groups: tuple[Group, ...]) -> tuple[Group, ...]:
+    """The groups whose times to close are kept: all but the category ones, which
+    :func:`groups_of` puts last."""
+    if len(groups) >= 3 and groups[-3][0] == "categories" and kind_of(groups[-1][0]) == "community_categories":
+        return groups[:-3]
+    return tuple(g for g in groups if kind_of(g[0]) in DURATION_KINDS)
+
+
 def bucket_of(seconds: float) -> int:
     """Histogram bucket of a time to close (bucket 0: up to a minute)."""
     return max(0, int(math.log(max(seconds, 60.0) / 60.0, BUCKET_BASE)))
@@ -127,7 +143,7 @@ def contribution(case: Case | None) -> Contribution:
              max(0, close_s),
              int(processed is not None),
              int(processed is not None and processed <= case.deadline),
-             *(int(case.channel == c) for c in CHANNELS))
+             *_CHANNEL_FLAGS.get(case.channel, _NO_CHANNEL))
     groups = case.groups
     if groups is None:
         groups = case.groups = groups_of(case)
@@ -140,27 +156,187 @@ def contribution(case: Case | None) -> Contribution:
     if closed and case.closed_day is not None and case.closed_day > case.day:
         closure = ((case.day, case.closed_day), groups, (flags[CLOSED_AT], flags[ON_TIME_AT], flags[CLOSE_S_AT]))
     if closed and case.closed_day is not None:
-        duration = ((case.day, case.closed_day), tuple(g for g in groups if kind_of(g[0]) in DURATION_KINDS),
-                    (bucket_of(close_s),))
+        duration = ((case.day, case.closed_day), duration_groups(groups), (bucket_of(close_s),))
     return (case.day, groups, flags), rating, closure, duration
 
 
-Cells = dict[str, dict[str, list[int]]]
-"""level -> key -> counters (one day's, or one (report day, close day)'s)."""
+ZEROS = array("i", bytes(4 * 32))
+"""Zero counters to copy a new row from (rows are at most 32 wide)."""
+
+RECENT_DAYS = 2
+"""Days (before the newest) whose cells keep a row index: most changes land on them."""
+
+BUCKET_BITS = 16
+"""A histogram entry's code is ``key id << BUCKET_BITS | bucket``."""
+
+
+class Keys:
+    """The keys of one level, numbered in order of first appearance (shared by every day's cells
+    of the level, so a day stores 4-byte ids instead of a dict of strings)."""
+
+    __slots__ = ("ids", "names")
+
+    def __init__(self, names: list[Any] | None = None) -> None:
+        self.names: list[Any] = [] if names is None else names  # str keys, or (level, key) groups
+        self.ids: dict[Any, int] = {name: i for i, name in enumerate(self.names)}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Keys, (self.names,)
+
+    def id_of(self, key: Any) -> int:
+        """The key's id (a new one for a key never seen)."""
+        i = self.ids.get(key)
+        if i is None:
+            key = sys.intern(key) if isinstance(key, str) else tuple(sys.intern(k) for k in key)
+            i = self.ids[key] = len(self.names)
+            self.names.append(key)
+        return i
+
+
+class Cells:
+    """One day's (or one (report day, close day)'s) counters of one level: a row of ``width``
+    counters per key, in two arrays (key ids in the order they came, and the rows end to end).
+    Counters are 32-bit until one outgrows that (seconds to close summed), then 64-bit. A dict
+    from key id to row (``index``) is kept while the day is recent (most changes land there) and
+    dropped for older days (:meth:`Tallies.compact`); it is rebuilt when an old day changes."""
+
+    __slots__ = ("keys", "width", "ids", "data", "index")
+
+    def __init__(self, keys: Keys, width: int, ids: array[int] | None = None,
+                 data: array[int] | None = None) -> None:
+        self.keys = keys
+        self.width = width
+        self.ids: array[int] = array("I") if ids is None else ids
+        self.data: array[int] = array("i") if data is None else data
+        self.index: dict[int, int] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Cells, (self.keys, self.width, self.ids, self.data)  # the index is rebuilt when needed
+
+    def _row(self, key: Any, create: bool) -> int:
+        """Index of the key's first counter (-1 when absent and not ``create``)."""
+        gid = self.keys.ids.get(key)
+        index = self.index
+        if index is None:
+            if not create:  # a read of an old day: a scan at C speed, no index kept for it
+                return -1 if gid is None or gid not in self.ids else self.ids.index(gid) * self.width
+            index = self.index = {gid: j for j, gid in enumerate(self.ids)}
+        j = -1 if gid is None else index.get(gid, -1)
+        if j >= 0:
+            return j * self.width
+        if not create:
+            return -1
+        if gid is None:
+            gid = self.keys.id_of(key)
+        j = index[gid] = len(self.ids)
+        self.ids.append(gid)
+        w = self.width
+        self.data.extend(ZEROS[:w] if self.data.typecode == "i" else array("q", bytes(8 * w)))
+        return j * w
+
+    def add(self, key: Any, changes: Iterable[tuple[int, int]]) -> None:
+        """Add ``(counter index, amount)`` changes to the key's row (made when new)."""
+        base = self._row(key, True)
+        data = self.data
+        for i, d in changes:
+            try:
+                data[base + i] += d
+            except OverflowError:
+                self.data = data = array("q", data)
+                data[base + i] += d
+
+    def get(self, key: Any) -> list[int] | None:
+        """A copy of the key's counters (None when the key has none here)."""
+        base = self._row(key, False)
+        return None if base < 0 else self.data[base:base + self.width].tolist()
+
+    def __contains__(self, key: object) -> bool:
+        return self._row(key, False) >= 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def items(self) -> Iterator[tuple[Any, list[int]]]:
+        """(key, counters) of every row, in the order the keys came."""
+        names, w, flat = self.keys.names, self.width, self.data.tolist()
+        for j, gid in enumerate(self.ids):
+            yield names[gid], flat[j * w:(j + 1) * w]
+
+
+class Hist:
+    """Time-to-close histograms of one level for one (report day, close day): a sorted array of
+    ``key id << 16 | bucket`` codes and one of their counts (no zero counts kept)."""
+
+    __slots__ = ("keys", "codes", "counts")
+
+    def __init__(self, keys: Keys, codes: array[int] | None = None, counts: array[int] | None = None) -> None:
+        self.keys = keys
+        self.codes: array[int] = array("Q") if codes is None else codes
+        self.counts: array[int] = array("i") if counts is None else counts
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Hist, (self.keys, self.codes, self.counts)
+
+    def add(self, key: str, bucket: int, sign: int) -> None:
+        """Count one case in (``sign`` 1) or out (-1) of the key's bucket."""
+        code = self.keys.id_of(key) << BUCKET_BITS | bucket
+        codes = self.codes
+        j = bisect_left(codes, code)
+        if j < len(codes) and codes[j] == code:
+            n = self.counts[j] + sign
+            if n:
+                self.counts[j] = n
+            else:
+                del codes[j]
+                del self.counts[j]
+        else:
+            codes.insert(j, code)
+            self.counts.insert(j, sign)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def items(self) -> Iterator[tuple[str, dict[int, int]]]:
+        """(key, {bucket: cases}) of every key."""
+        names, mask = self.keys.names, (1 << BUCKET_BITS) - 1
+        hist: dict[int, int] = {}
+        gid = -1
+        for code, n in zip(self.codes, self.counts, strict=True):
+            if code >> BUCKET_BITS != gid:
+                if hist:
+                    yield names[gid], hist
+                gid, hist = code >> BUCKET_BITS, {}
+            hist[code & mask] = n
+        if hist:
+            yield names[gid], hist
+
+
+Levels = dict[str, Cells]
+"""level -> its cells (one day's, or one (report day, close day)'s)."""
 
 
 class Tallies:
     """Counters per district day, level and key, for cases (by report day) and ratings (by
-    rating day). Cells are nested by level so that a query reads only the levels it asks for."""
+    rating day). Cells are nested by level so that a query reads only the levels it asks for;
+    each level's cells are compact arrays (:class:`Cells`), so a year's tallies stay small."""
 
     def __init__(self) -> None:
-        self.cases: dict[date, Cells] = defaultdict(dict)
-        self.ratings: dict[date, Cells] = defaultdict(dict)
+        self.keys: dict[str, Keys] = {}  # level -> its keys, shared by every table and day
+        self.cases: dict[date, Levels] = defaultdict(dict)
+        self.ratings: dict[date, Levels] = defaultdict(dict)
         # (report day, close day) -> closed, on-time closed, seconds to close: "closed as of a
-        # past period's end"
-        self.closures: dict[tuple[date, date], Cells] = defaultdict(dict)
+        # past period's end"; one set of cells per pair for all levels (a pair has few cases in
+        # many sparse levels: cells per level would cost more in objects than in counters)
+        self.groups = Keys()  # the (level, key) groups of the closures
+        self.closures: dict[tuple[date, date], Cells] = {}
         # (report day, close day) -> level -> key -> {time-to-close bucket: cases}: medians
-        self.durations: dict[tuple[date, date], dict[str, dict[str, dict[int, int]]]] = defaultdict(dict)
+        self.durations: dict[tuple[date, date], dict[str, Hist]] = defaultdict(dict)
+
+    def _keys(self, level: str) -> Keys:
+        keys = self.keys.get(level)
+        if keys is None:
+            keys = self.keys[sys.intern(level)] = Keys()
+        return keys
 
     def shift(self, before: Contribution, after: Contribution) -> None:
         """Replace a case's old contribution by its new one."""
@@ -169,16 +345,27 @@ class Tallies:
         if before[3] != after[3]:
             self._move_duration(before[3], after[3])
         for table, old, new in ((self.cases, before[0], after[0]), (self.ratings, before[1], after[1]),
-                                (self.closures, before[2], after[2])):
+                                (None, before[2], after[2])):
             if old == new:
                 continue
+            add = self._add_closures if table is None else partial(self._add, table)
             if old is not None and new is not None and old[0] == new[0] and old[1] == new[1]:
-                self._add_delta(table, new[0], new[1], old[2], new[2])  # the usual case: a few flags
+                # the usual case: a few flags
+                changes = [(i, n - o) for i, (o, n) in enumerate(zip(old[2], new[2], strict=True)) if n != o]
+                add(new[0], new[1], len(new[2]), changes)
                 continue
             if old is not None:
-                self._add(table, old, -1)
+                add(old[0], old[1], len(old[2]), [(i, -v) for i, v in enumerate(old[2]) if v])
             if new is not None:
-                self._add(table, new, 1)
+                add(new[0], new[1], len(new[2]), [(i, v) for i, v in enumerate(new[2]) if v])
+
+    def _add_closures(self, days: Any, groups: tuple[Group, ...], width: int,
+                      changes: list[tuple[int, int]]) -> None:
+        cells = self.closures.get(days)
+        if cells is None:
+            cells = self.closures[days] = Cells(self.groups, width)
+        for group in groups:
+            cells.add(group, changes)
 
     def _move_duration(self, old: Part | None, new: Part | None) -> None:
         for part, sign in ((old, -1), (new, 1)):
@@ -187,53 +374,58 @@ class Tallies:
             key, groups, (bucket,) = part
             levels = self.durations[key]
             for level, name in groups:
-                cells = levels.setdefault(level, {})
-                hist = cells.setdefault(name, {})
-                n = hist.get(bucket, 0) + sign
-                if n:
-                    hist[bucket] = n
-                else:
-                    del hist[bucket]
-                    if not hist:
-                        del cells[name]
-                        if not cells:
-                            del levels[level]
+                hist = levels.get(level)
+                if hist is None:
+                    hist = levels[sys.intern(level)] = Hist(self._keys(level))
+                hist.add(name, bucket, sign)
+                if not hist:
+                    del levels[level]
             if not levels:
                 del self.durations[key]
 
-    @staticmethod
-    def _add(table: dict[Any, Cells], part: Part, sign: int) -> None:
-        day, groups, values = part
+    def _add(self, table: dict[Any, Levels], day: Any, groups: tuple[Group, ...], width: int,
+             changes: list[tuple[int, int]]) -> None:
+        """Add ``changes`` to the row of each group on ``day`` (rows are made when new, and stay
+        when they come back to zero, as the dict cells did)."""
         levels = table[day]
         for level, key in groups:
             cells = levels.get(level)
             if cells is None:
-                cells = levels[level] = {}
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = [0] * len(values)
-            for i, v in enumerate(values):
-                if v:
-                    cell[i] += sign * v
-
-    @staticmethod
-    def _add_delta(table: dict[Any, Cells], day: Any, groups: tuple[Group, ...],
-                   old: tuple[int, ...], new: tuple[int, ...]) -> None:
-        changes = [(i, n - o) for i, (o, n) in enumerate(zip(old, new, strict=True)) if n != o]
-        levels = table[day]
-        for level, key in groups:
-            cell = levels[level][key]  # present: the old contribution put it there
+                cells = levels[sys.intern(level)] = Cells(self._keys(level), width)
+            # Cells.add, inlined: this runs for every group of every case event
+            index, gid = cells.index, cells.keys.ids.get(key)
+            j = -1 if index is None or gid is None else index.get(gid, -1)
+            base = j * width if j >= 0 else cells._row(key, True)
+            data = cells.data
             for i, d in changes:
-                cell[i] += d
+                try:
+                    data[base + i] += d
+                except OverflowError:
+                    cells.data = data = array("q", data)
+                    data[base + i] += d
 
     def prune(self, before: date) -> None:
-        """Forget the days reported (or rated) before ``before``: beyond the KPI window."""
+        """Forget the days reported (or rated) before ``before``: beyond the KPI window; drop the
+        row indexes of days that are no longer recent (:meth:`compact`)."""
         for table in (self.cases, self.ratings):
             for day in [d for d in table if d < before]:
                 del table[day]
         for closing in (self.closures, self.durations):
             for key in [k for k in closing if k[0] < before]:
                 del closing[key]
+        if self.cases:
+            self.compact(max(self.cases) - timedelta(days=RECENT_DAYS))
+
+    def compact(self, before: date) -> None:
+        """Drop the row indexes of the cells of days before ``before`` (rebuilt if one changes)."""
+        for table in (self.cases, self.ratings):
+            for day, levels in table.items():
+                if day < before:
+                    for cells in levels.values():
+                        cells.index = None
+        for days, cells in self.closures.items():
+            if days[0] < before:
+                cells.index = None
 
     def totals(self, start: date | None, end: date | None, closed_by: date | None = None,
                levels: frozenset[str] | None = None,
@@ -271,18 +463,19 @@ class Tallies:
                  closed_by: date, levels: frozenset[str] | None, by_day: bool = False) -> None:
         """Take out the closures after ``closed_by`` of cases reported in ``start``..``end``
         (``cases`` keyed by group, or by (day, group) with ``by_day``)."""
-        for (reported, closed), day_levels in self.closures.items():
+        for (reported, closed), cells in self.closures.items():
             if closed <= closed_by or (start is not None and reported < start) \
                     or (end is not None and reported > end):
                 continue
-            for level in (day_levels if levels is None else levels):
-                for key, (n, on_time, secs) in day_levels.get(level, {}).items():
-                    acc = cases.get((reported, (level, key)) if by_day else (level, key))
-                    if acc is None:
-                        continue  # a group the caller did not ask for
-                    acc[CLOSED_AT] -= n
-                    acc[ON_TIME_AT] -= on_time
-                    acc[CLOSE_S_AT] -= secs
+            for group, (n, on_time, secs) in cells.items():
+                if levels is not None and group[0] not in levels:
+                    continue
+                acc = cases.get((reported, group) if by_day else group)
+                if acc is None:
+                    continue  # a group the caller did not ask for
+                acc[CLOSED_AT] -= n
+                acc[ON_TIME_AT] -= on_time
+                acc[CLOSE_S_AT] -= secs
 
     def series(self, start: date, end: date, group: Group, closed_by: date | None = None,
                ) -> dict[date, list[int]]:
@@ -291,9 +484,10 @@ class Tallies:
         out: dict[tuple[date, Group], list[int]] = {}
         day = start
         while day <= end:
-            cell = self.cases.get(day, {}).get(level, {}).get(key)
+            cells = self.cases.get(day, {}).get(level)
+            cell = None if cells is None else cells.get(key)
             if cell is not None:
-                out[(day, group)] = list(cell)
+                out[(day, group)] = cell
             day += timedelta(days=1)
         if closed_by is not None:
             self._unclose(out, start, end, closed_by, frozenset({level}), by_day=True)

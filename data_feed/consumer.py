@@ -91,12 +91,19 @@ class ConsumerStatus:
     failing_since: float | None = None  # first failure of the batch that keeps failing
     consecutive_failures: int = 0
     resumed_from: dict[str, str] | None = None  # the snapshot's ids when the start skipped the history
+    # after a snapshot: the ms of the events stream's ids at the snapshot, at its newest entry
+    # then, and at the newest entry read since (the tail's progress, by the time its ids span)
+    tail_ms: tuple[int, int] | None = None
+    tail_read_ms: int = 0
 
     @property
     def progress(self) -> float | None:
         """Share of the history read (1.0 once caught up; None before the first read)."""
         if self.caught_up:
             return 1.0
+        if self.tail_ms is not None:
+            first, last = self.tail_ms
+            return 0.999 if last <= first else max(0.0, min(0.999, (self.tail_read_ms - first) / (last - first)))
         if self.backlog_at_start is None:
             return None
         if self.backlog_at_start == 0:
@@ -196,6 +203,16 @@ class Consumer:
             for stream in self.positions_streams:
                 mine = resumed.get(stream)
                 ids[stream] = mine if mine is not None and _id(mine) >= (since, 0) else f"{since}-0"
+            # the tail still to read, in event-stream milliseconds: /healthz reports progress through it
+            first = min(_id(ids[stream])[0] for stream in self.events_streams)
+            newest = first
+            for stream in self.events_streams:
+                top = self.connection.xrevrange(stream, count=1)
+                if top:
+                    raw_id = top[0][0]
+                    newest = max(newest, _id(str(raw_id, "utf-8") if isinstance(raw_id, bytes) else str(raw_id))[0])
+            self.status.tail_ms = (first, newest)
+            self.status.tail_read_ms = first
             return ids
         self.status.backlog_at_start = sum(int(self.connection.xlen(s)) for s in self.events_streams)
         return {**dict.fromkeys(self.events_streams, "0-0"), **dict.fromkeys(self.positions_streams, f"{since}-0")}
@@ -305,6 +322,10 @@ class Consumer:
         if merge is not None:
             merge.commit(taken)
             self._merged_ids.update(merged_last)
+        if self.status.tail_ms is not None:
+            read = [_id(last[stream])[0] for stream in self.events_streams if stream in last]
+            if read:
+                self.status.tail_read_ms = max(self.status.tail_read_ms, *read)
         self._unwritten.extend(rejected)
         self._flush_deadletters()
         now = time.time()

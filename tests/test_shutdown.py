@@ -205,3 +205,29 @@ def test_a_redis_whose_data_folder_was_deleted_still_stops(tmp_path: Path, caplo
     finally:
         for server in redis_servers_under(data_dir):
             server.kill()
+
+
+def test_a_gunicorn_worker_saves_a_snapshot_when_stopped_cleanly(redis_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = _env(tmp_path, GRID_REDIS_URL=redis_url, GRID_AUTH="off", GRID_SECRET_KEY="k" * 32)
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
+                             "dashboard.wsgi:server"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:  # caught up: the snapshot is saved only then
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()[0]
+                time.sleep(0.2)
+        assert not list(tmp_path.glob("snapshots/*.snap"))  # the periodic save waits one interval
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert len(list(tmp_path.glob("snapshots/*.snap"))) == 1, out

@@ -98,6 +98,22 @@ def test_snapshot_plus_tail_equals_a_full_replay(redis_conn: redis.Redis, histor
     assert picture(resumed) == picture(full)
 
 
+def test_catching_up_from_a_snapshot_reports_progress(redis_conn: redis.Redis, history: Path,
+                                                      tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    snapshot_midway(redis_conn, history, data, polls=1)
+    resumed = runtime(redis_conn, history, data, READ_COUNT=100)
+    seen = []
+    while not resumed.consumer.status.caught_up:
+        resumed.consumer.poll()
+        seen.append(resumed.consumer.status.progress)
+    assert resumed.consumer.status.resumed_from is not None
+    assert len(seen) > 3 and seen[-1] == 1.0
+    between = seen[:-1]
+    assert all(p is not None and 0.0 <= p < 1.0 for p in between), between
+    assert between == sorted(between) and between[-1] > between[0]  # it moves forward with the tail
+
+
 def test_a_caught_up_snapshot_reads_nothing_again(redis_conn: redis.Redis, history: Path, tmp_path: Path) -> None:
     first = runtime(redis_conn, history, tmp_path)
     drain(first)
@@ -169,7 +185,8 @@ def test_a_format_change_falls_back(redis_conn: redis.Redis, history: Path, tmp_
                                     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     snapshot_midway(redis_conn, history, tmp_path)
     monkeypatch.setattr(snapshot, "FORMAT", snapshot.FORMAT + 1)  # the reader of a newer release
-    assert_full_replay(redis_conn, history, tmp_path, caplog, "format 1 is not 2")
+    assert_full_replay(redis_conn, history, tmp_path, caplog,
+                      f"format {snapshot.FORMAT - 1} is not {snapshot.FORMAT}")
 
 
 def test_an_older_valid_snapshot_is_used_when_the_newest_is_bad(
