@@ -47,9 +47,9 @@ class Bench:
 
 
 BENCHES: tuple[Bench, ...] = (
-    Bench("ingest"),
-    Bench("cold_start", ("--days", "30,365"), timeout_s=3600.0),
-    Bench("memory"),
+    Bench("ingest", ("--events", "200000", "--repeat", "5")),
+    Bench("cold_start", ("--days", "30,365", "--runs", "3"), timeout_s=3600.0),
+    Bench("memory", ("--days", "30", "365"), timeout_s=2400.0),
     Bench("xadd_to_screen", ("--push", "sse")),
     Bench("first_paint", ("--before", "449dbce")),
     Bench("client_cost"),
