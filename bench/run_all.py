@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -101,7 +102,34 @@ def run_bench(bench: Bench, quick: bool, python: str = sys.executable,
             rows = [dict(row) for row in result["rows"]]
         except (ValueError, KeyError, TypeError) as exc:
             return [failed_row(bench, f"unreadable result ({exc})")], shlex.join(command), False
-        return rows, str(result.get("command") or shlex.join(command)), True
+        return rows, without_json(str(result.get("command") or shlex.join(command))), True
+
+
+def without_json(command: str) -> str:
+    """``command`` without the ``--json FILE`` run_all added (a temporary file: not for the record)."""
+    words = shlex.split(command)
+    kept = [w for i, w in enumerate(words) if w != "--json" and (i == 0 or words[i - 1] != "--json")]
+    return shlex.join(kept)
+
+
+class LoadWatch:
+    """The highest 1-minute load average seen while the benchmarks ran (sampled every few seconds)."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.peak = os.getloadavg()[0]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            self.peak = max(self.peak, os.getloadavg()[0])
+
+    def stop(self) -> float:
+        """Stop sampling; the peak."""
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, os.getloadavg()[0])
 
 
 def machine() -> str:
@@ -136,7 +164,8 @@ def render_table(results: Sequence[tuple[str, list[dict[str, Any]]]], *, when: d
     lines = [
         BEGIN,
         f"Goals table, rewritten by `{command}` on {when:%Y-%m-%d %H:%M} UTC.",
-        f"Machine: {machine_line}. Load average before/after the runs: {load[0]:.2f} / {load[1]:.2f}.",
+        f"Machine: {machine_line}. 1-minute load average at the start / highest during the runs: "
+        f"{load[0]:.2f} / {load[1]:.2f} (the benchmarks themselves load both cores; more means other work ran).",
     ]
     if quick:
         lines.append("**Quick run (`--quick`): smaller sizes for a smoke test; these are not the recorded figures.**")
@@ -190,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(b.name for b in BENCHES)}")
     chosen = [b for b in BENCHES if not names or b.name in names]
     load_before = os.getloadavg()[0]
+    watch = LoadWatch()
     results: list[tuple[str, list[dict[str, Any]]]] = []
     ok = True
     for bench in chosen:
@@ -203,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     invoked = shlex.join(["bash", "bench/run_all", *(argv if argv is not None else sys.argv[1:])])
     kept = kept_rows(args.doc.read_text(encoding="utf-8"), [b.name for b in chosen]) if names else []
     block = render_table(results, when=datetime.now(UTC), command=invoked, machine_line=machine(),
-                         load=(load_before, os.getloadavg()[0]), quick=args.quick, kept=kept)
+                         load=(load_before, watch.stop()), quick=args.quick, kept=kept)
     print(block)
     if not args.no_write:
         args.doc.write_text(rewrite(args.doc.read_text(encoding="utf-8"), block), encoding="utf-8")
