@@ -10,10 +10,16 @@ import threading
 
 
 class ChangeSignal:
-    """A version counter with a condition: ``notify`` after a change, ``wait`` for the next one."""
+    """A version counter with a wake-up event: ``notify`` after a change, ``wait`` for the next one.
+
+    Each version has its own :class:`threading.Event`, replaced at every change: a change sets the
+    old one and wakes every waiter at once. (A shared condition made each of a thousand waiters
+    re-take one lock in turn, which under gevent workers was most of a push's fan-out time.)
+    """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._event = threading.Event()
         self._version = 0
         self._closed = False
 
@@ -27,25 +33,31 @@ class ChangeSignal:
         """True once :meth:`close` was called (the runtime is stopping)."""
         return self._closed
 
+    def _wake(self) -> None:
+        # under the lock: a waiter holds either the event it will see set, or reads the new version
+        woken, self._event = self._event, threading.Event()
+        woken.set()
+
     def notify(self) -> None:
         """Signal one change to every waiter."""
-        with self._cond:
+        with self._lock:
             self._version += 1
-            self._cond.notify_all()
+            self._wake()
 
     def wait(self, seen: int, timeout: float) -> int:
         """Block until the version differs from ``seen``, ``timeout`` passes or the signal closes."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._version != seen or self._closed, timeout)
-            return self._version
+        event = self._event  # taken before the check: a change after it sets this very event
+        if self._version == seen and not self._closed:
+            event.wait(timeout)
+        return self._version
 
     def close(self) -> None:
         """Wake every waiter for good (shutdown)."""
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            self._wake()
 
     def reopen(self) -> None:
         """Accept waiters again (a runtime started after a stop)."""
-        with self._cond:
+        with self._lock:
             self._closed = False
