@@ -101,7 +101,10 @@ def current_base_ref(wall: WallModel) -> dict[str, Any] | None:
     """The wall's current base layer as a page's layout names it (None before the history is read)."""
     from callbacks.wall import base_ref
 
-    base = wall.current_base() if has_request_context() else None
+    # only for the layout a browser asks for: Dash also renders the layout once at the first
+    # request whatever it is (a /healthz probe must not build the wall's snapshot, nor wait on Redis)
+    wanted = has_request_context() and request.path.endswith("/_dash-layout")
+    base = wall.current_base() if wanted else None
     return {**base_ref(base), "cluster": base.cluster} if base is not None else None
 
 

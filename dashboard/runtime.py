@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import redis
+from redis import Redis
 
 from dashboard.clock import Clock, StreamClock, WallClock
 from dashboard.config import Config
@@ -17,6 +18,7 @@ from dashboard.reference import Reference
 from dashboard.snapshot import Periodic, Snapshots
 from dashboard.state import State
 from data_feed.changes import ChangeSignal
+from data_feed.connection import probe_client
 from data_feed.consumer import Consumer
 from data_feed.errors import ConfigError
 from data_feed.keys import PHONE_SALT_KEY
@@ -37,6 +39,8 @@ class Runtime:
     clock: Clock = field(default_factory=WallClock)
     changes: ChangeSignal = field(default_factory=ChangeSignal)
     snapshots: Periodic | None = None
+    probe: Redis | None = None
+    """A client of the same Redis with a short timeout, for health checks (None: use ``redis``)."""
 
     def now(self) -> float:
         """The app's "now": the wall clock, or simulated time with GRID_CLOCK=stream."""
@@ -83,7 +87,8 @@ def build_runtime(config: Config, connection: redis.Redis, reference: Reference)
     )
     clock: Clock = StreamClock(state) if config.clock == "stream" else WallClock()
     return Runtime(config=config, redis=connection, reference=reference, state=state,
-                   consumer=consumer, clock=clock, snapshots=periodic, changes=changes)
+                   consumer=consumer, clock=clock, snapshots=periodic, changes=changes,
+                   probe=probe_client(connection))
 
 
 def phone_salt(connection: redis.Redis) -> bytes:

@@ -8,6 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
@@ -116,19 +117,25 @@ def _unreachable(url: str, exc: Exception) -> FeedUnavailable:
     )
 
 
-def open_target(target: RedisTarget, *, decode_responses: bool = True) -> redis.Redis:
-    """A client of ``target`` (not checked yet): a plain client, a Sentinel-managed one, or a cluster client."""
+def open_target(target: RedisTarget, *, decode_responses: bool = True,
+                socket_timeout: float | None = None) -> redis.Redis:
+    """A client of ``target`` (not checked yet): a plain client, a Sentinel-managed one, or a cluster client.
+
+    ``socket_timeout`` None keeps redis-py's default (5 s; the consumer's XREAD BLOCK is shorter);
+    a health probe asks for less.
+    """
+    timeout: dict[str, Any] = {} if socket_timeout is None else {"socket_timeout": socket_timeout}
     if target.kind == "sentinel":
-        # the timeout is the sentinels' only: the primary's connections wait as long as XREAD BLOCK does
+        # the sentinels' own timeout; the primary's connections keep redis-py's (or the probe's)
         sentinel = Sentinel(list(target.nodes), sentinel_kwargs={"socket_timeout": DEFAULT_SENTINEL_TIMEOUT_S})
         return sentinel.master_for(target.master, db=target.db, username=target.username,
                                    password=target.password, decode_responses=decode_responses,
-                                   health_check_interval=30)
+                                   health_check_interval=30, **timeout)
     if target.kind == "cluster":
         return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],  # type: ignore[return-value]
                             username=target.username, password=target.password,
-                            decode_responses=decode_responses)
-    return redis.Redis.from_url(target.url, decode_responses=decode_responses, health_check_interval=30)
+                            decode_responses=decode_responses, **timeout)
+    return redis.Redis.from_url(target.url, decode_responses=decode_responses, health_check_interval=30, **timeout)
 
 
 def connect_url(url: str) -> redis.Redis:
@@ -158,6 +165,23 @@ def bytes_client(connection: redis.Redis) -> redis.Redis:
         return open_target(target, decode_responses=False)
     pool = connection.connection_pool
     kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+DEFAULT_PROBE_TIMEOUT_S = 3.0
+"""How long a health probe's Redis command may take before Redis counts as unreachable."""
+
+
+def probe_client(connection: redis.Redis, timeout_s: float = DEFAULT_PROBE_TIMEOUT_S) -> redis.Redis:
+    """A client of the same Redis whose commands give up after ``timeout_s``, once (no retry):
+    a health check answers "unreachable" in bounded time while Redis hangs (SIGSTOP, a full
+    network buffer), where the app's own client would wait with it."""
+    target: RedisTarget | None = getattr(connection, "_grid_target", None)
+    if target is not None and target.kind != "single":
+        return open_target(target, socket_timeout=timeout_s)
+    pool = connection.connection_pool
+    kwargs = {**pool.connection_kwargs, "socket_timeout": timeout_s, "socket_connect_timeout": timeout_s,
+              "retry": Retry(NoBackoff(), 0)}
     return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 

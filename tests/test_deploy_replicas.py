@@ -332,5 +332,5 @@ def test_a_session_and_a_wall_stream_move_between_replicas(deployment: Deploymen
         again.close()
         moved.close()
     assert "base" not in resumed
-    assert "base" in elsewhere and "overlay" in elsewhere and elsewhere["have"]["base"] != held["have"]["base"]
-    assert len(elsewhere["base"]) == len(held["base"])  # the same checkpoints
+    assert "base" in elsewhere and "overlay" in elsewhere
+    assert elsewhere["base"]["n"] == held["base"]["n"] > 0  # the same checkpoints, to fetch from that replica
