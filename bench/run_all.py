@@ -171,17 +171,26 @@ def render_table(results: Sequence[tuple[str, list[dict[str, Any]]]], *, when: d
         lines.append("**Quick run (`--quick`): smaller sizes for a smoke test; these are not the recorded figures.**")
     lines += ["", "| measure | goal | measured | met | if missed: by how much, why, what would close it "
                   "| command | run |", "|---|---|---|---|---|---|---|"]
+    body: list[str] = []
     for bench_command, rows in results:
         for row in rows:
             met = "✓" if row.get("met") else "✗"
-            lines.append(f"| {_cell(row.get('measure', ''))} | {_cell(row.get('goal', ''))} | "
-                         f"{_cell(row.get('value', ''))} | {met} | "
-                         f"{_cell('' if row.get('met') else row.get('detail', ''))} | `{_cell(bench_command)}` | "
-                         f"{row.get('run') or f'{when:%Y-%m-%d %H:%M}'} |")
-    for line in kept:
-        lines.append(line)
+            body.append(f"| {_cell(row.get('measure', ''))} | {_cell(row.get('goal', ''))} | "
+                        f"{_cell(row.get('value', ''))} | {met} | "
+                        f"{_cell('' if row.get('met') else row.get('detail', ''))} | `{_cell(bench_command)}` | "
+                        f"{row.get('run') or f'{when:%Y-%m-%d %H:%M}'} |")
+    # in the order of BENCHES (the issue's goals table), whichever run each row comes from
+    lines += sorted([*body, *kept], key=bench_rank)
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def bench_rank(line: str) -> int:
+    """Where a table row goes: the position of its benchmark in :data:`BENCHES` (unknown: last)."""
+    for rank, bench in enumerate(BENCHES):
+        if f"bench.{bench.name} " in line or f"bench.{bench.name}`" in line:
+            return rank
+    return len(BENCHES)
 
 
 def kept_rows(doc: str, ran: Sequence[str]) -> list[str]:

@@ -94,6 +94,7 @@ def test_a_partial_run_keeps_the_other_benchmarks_rows() -> None:
     again = run_all.rewrite(full, block)
     assert "| ingest |" in again and "| rss | g | 2 |" in again and "| rss | g | 1 |" not in again
     assert "2026-12-01 08:00" in again and "2026-11-30 09:00" in again
+    assert again.index("| ingest |") < again.index("| rss |")  # the goals' order, not the run's
 
 
 def test_the_recorded_command_leaves_out_the_temporary_json_file() -> None:
