@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 
 import pytest
@@ -58,10 +60,17 @@ def test_sharded_layout_is_validated() -> None:
     assert keys.slot_safe_index("grid:deadletter") == "{grid:deadletter}:index"
 
 
+def _yesterday_noon() -> float:
+    """A fixed time of day to end the history at: a 0.1-day window ending when the suite runs
+    held 15 cases at 19:00 local time (and would hold fewer at night), below the test's floor."""
+    tz = timezone(timedelta(hours=8))
+    return datetime.combine(datetime.now(tz).date() - timedelta(days=1), dtime(12, 0), tz).timestamp()
+
+
 def test_cluster_by_street_gives_the_single_node_figures(cluster: Cluster, redis_conn: redis.Redis,
                                                          redis_url: str, tmp_path: Path) -> None:
     ref = tmp_path / "ref"
-    backfill(redis_conn, "district", 3, None, 0.1, ref)
+    backfill(redis_conn, "district", 3, None, 0.1, ref, now=_yesterday_noon())
     history = stream_history(redis_conn, POSITIONS_KEPT, empty=True)  # written again, as a producer would
     publish_many(redis_conn, history)
     redis_conn.xadd(keys.EVENTS_STREAM, POISON)  # type: ignore[arg-type]
