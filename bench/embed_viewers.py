@@ -16,22 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.push_viewers import Viewer, candidates, iso_now, percentile, rss_mb, wait_ready
+from bench.push_viewers import Viewer, candidates, gunicorn, iso_now, percentile, rss_mb
 
 STREAM = "/api/v1/public/stream/{view}?lang=zh"
 GOAL_S = 0.100
@@ -151,37 +147,6 @@ async def round_of(n: int, port: int, conn: Any, samples: int, gap: float, pid: 
             "events": sum(v.events for v in viewers), "bytes": sum(v.bytes for v in viewers)}
 
 
-@contextlib.contextmanager
-def gunicorn(args: argparse.Namespace, conn: Any, work: Path) -> Iterator[tuple[int, int]]:
-    """``(port, pid)`` of gunicorn -k gevent serving the app on the bench's Redis, stopped on exit.
-
-    Access is off (the embeds are public anyway); one address opens every viewer here, where a
-    portal's visitors come from many, so the per-address open limit is lifted.
-    """
-    from tests.helpers import free_port
-
-    port = free_port()
-    env = dict(os.environ, GRID_AUTH="off", GRID_REDIS_URL=f"unix://{conn.socket_file}",
-               GRID_REFERENCE_DIR=str(work / "ref"), GRID_DATA_DIR=str(work / "var"),
-               GRID_PUSH_OPEN_RATE_LIMIT="100000/minute", GRID_PUSH_MAX_STREAMS="4000")
-    cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(args.workers), "--worker-connections",
-           "4000", "--backlog", "4096", "--graceful-timeout", "3", "--timeout", "120", "-b", f"127.0.0.1:{port}",
-           "dashboard.wsgi:server"]
-    print("gunicorn " + " ".join(cmd[3:]), flush=True)
-    with open(work / "gunicorn.log", "w") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            wait_ready(port, 300)
-            yield port, proc.pid
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def describe(result: dict[str, Any]) -> str:
     """One printed line of a viewer count's result."""
     lat = result["latencies"]
@@ -197,7 +162,10 @@ def describe(result: dict[str, Any]) -> str:
 def run(args: argparse.Namespace, conn: Any, work: Path) -> list[dict[str, Any]]:
     """Every viewer count against one gunicorn."""
     results = []
-    with gunicorn(args, conn, work) as (port, pid):
+    # one address opens every viewer here, where a portal's visitors come from many: the
+    # per-address open limit is lifted
+    with gunicorn(args.workers, conn, work, "embed", PUSH_OPEN_RATE_LIMIT="100000/minute",
+                  PUSH_MAX_STREAMS="4000") as (port, pid):
         points = candidates(port)
         for n in [int(x) for x in args.viewers.split(",")]:
             results.append(asyncio.run(round_of(n, port, conn, args.samples, args.gap, pid, points,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -32,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -324,27 +326,44 @@ def json_rows(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return rows
 
 
-def run_mode(mode: str, args: argparse.Namespace, conn: Any, work: Path) -> list[dict[str, Any]]:
-    """Serve the app with GRID_PUSH=``mode`` under gunicorn and run every viewer count against it."""
+@contextlib.contextmanager
+def gunicorn(workers: int, conn: Any, work: Path, name: str, **settings: str) -> Iterator[tuple[int, int]]:
+    """``(port, pid)`` of ``gunicorn -k gevent`` serving the app on the bench's Redis (access off,
+    ``GRID_<KEY>=value`` for each of ``settings``), stopped on exit; its log in ``work/gunicorn-<name>.log``."""
     from tests.helpers import free_port
 
     port = free_port()
     env = dict(os.environ, GRID_AUTH="off", GRID_REDIS_URL=f"unix://{conn.socket_file}",
-               GRID_REFERENCE_DIR=str(work / "ref"), GRID_DATA_DIR=str(work / f"var-{mode}"), GRID_PUSH=mode)
-    cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(args.workers), "--worker-connections",
+               GRID_REFERENCE_DIR=str(work / "ref"), GRID_DATA_DIR=str(work / f"var-{name}"),
+               **{f"GRID_{key}": value for key, value in settings.items()})
+    cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "--worker-connections",
            "4000", "--backlog", "4096", "--graceful-timeout", "3", "--timeout", "120", "-b", f"127.0.0.1:{port}",
            "dashboard.wsgi:server"]
-    print(f"\n[{mode}] GRID_PUSH={mode} gunicorn " + " ".join(cmd[3:]), flush=True)
-    log = open(work / f"gunicorn-{mode}.log", "w")  # noqa: SIM115  # closed below
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    print(f"\n[{name}] {' '.join(f'GRID_{k}={v}' for k, v in settings.items())} gunicorn " + " ".join(cmd[3:]),
+          flush=True)
+    with open(work / f"gunicorn-{name}.log", "w") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            wait_ready(port, 300)
+            yield port, proc.pid
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run_mode(mode: str, args: argparse.Namespace, conn: Any, work: Path) -> list[dict[str, Any]]:
+    """Serve the app with GRID_PUSH=``mode`` under gunicorn and run every viewer count against it."""
     results = []
-    try:
-        wait_ready(port, 300)
+    with gunicorn(args.workers, conn, work, mode, PUSH=mode) as (port, pid):
         points = candidates(port)
         dep = wall_tick_dependency(port) if mode == "poll" else None
         rng = random.Random(7)
         for n in [int(x) for x in args.viewers.split(",")]:
-            result = asyncio.run(round_of(n, port, conn, points, rng, args.samples, args.gap, proc.pid, dep))
+            result = asyncio.run(round_of(n, port, conn, points, rng, args.samples, args.gap, pid, dep))
             results.append(result)
             lat = result["latencies"]
             line = (f"[{mode}] {n:>5} viewers: {result['live']} live after {result['connected_s']:.1f} s; "
@@ -356,15 +375,8 @@ def run_mode(mode: str, args: argparse.Namespace, conn: Any, work: Path) -> list
             if result["n_errors"]:
                 line += f"; {result['n_errors']} errors, e.g. {result['errors']}"
             print(line, flush=True)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
     return results
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -82,7 +82,8 @@ class Channel:
         self._event = event
         self.min_interval_s = min_interval_s
         self.tick_s = tick_s
-        self._wake = threading.Event()
+        self.frames = ChangeSignal()
+        """Moves each time :attr:`frame` changes, closed with the channel: streams wait on it."""
         self._closed = False
         self._lock = threading.Lock()
         self._built_version: Hashable = None
@@ -98,15 +99,6 @@ class Channel:
     def frame(self) -> Frame | None:
         """The current event (None: nothing live yet)."""
         return self._frame
-
-    @property
-    def wake(self) -> threading.Event:
-        """Set when :attr:`frame` next changes or the channel closes (take it before reading the frame).
-
-        One event per frame, replaced at each change: a change wakes every subscriber at once
-        (cheaper under gevent than each reacquiring a shared condition's lock).
-        """
-        return self._wake
 
     @property
     def closed(self) -> bool:
@@ -133,12 +125,8 @@ class Channel:
         if frame == self._frame:
             return False
         self._frame = frame
-        self._wake_all()
+        self.frames.notify()
         return True
-
-    def _wake_all(self) -> None:
-        woken, self._wake = self._wake, threading.Event()
-        woken.set()
 
     def subscribe(self) -> None:
         """Count one more stream; start the pump if it is not running."""
@@ -149,6 +137,7 @@ class Channel:
             self._pumping = True
             self._built, self._frame = False, None  # built while nobody watched: may be old
             self._closed = False
+            self.frames.reopen()
         threading.Thread(target=self._pump, name="push-channel", daemon=True).start()
 
     def unsubscribe(self) -> None:
@@ -163,7 +152,7 @@ class Channel:
                     self._pumping = False
                     if self.source.closed:
                         self._closed = True
-                        self._wake_all()
+                        self.frames.close()
                     return
             seen = self.source.version
             try:
@@ -223,7 +212,7 @@ class Hub:
             sent = last_id or None
             wrote = time.monotonic()
             while not channel.closed and not self.source.closed:
-                wake = channel.wake
+                seen = channel.frames.version  # taken before the frame: a change after it wakes us
                 frame = channel.frame
                 if frame is not None and frame.id != sent:
                     yield frame.body  # the same bytes object for every viewer
@@ -231,7 +220,7 @@ class Hub:
                 elif time.monotonic() - wrote >= self.heartbeat_s:
                     yield HEARTBEAT_LIVE if frame is not None else HEARTBEAT_WAITING
                     wrote = time.monotonic()
-                wake.wait(max(0.05, self.heartbeat_s - (time.monotonic() - wrote)))
+                channel.frames.wait(seen, max(0.05, self.heartbeat_s - (time.monotonic() - wrote)))
         finally:
             channel.unsubscribe()
             with self._lock:
