@@ -61,6 +61,9 @@ def test_large_diff_rebases(redis_conn: redis.Redis, tmp_path: Path) -> None:
     first = dict(zip(NAMES, tick(model, {"lang": "zh"}, None, now), strict=True))
     base = model.cache.base
     assert base is not None
+    # The tick builds the base's compact form on a thread, which looks the base up (and may
+    # remember it again from Redis). Wait for it, or under load it undoes the pretence below.
+    assert model.base_payload(base.base_id) is not None
     hazard = CheckpointStatus.HAZARD.rank  # pretend everything changed since the base
     model.cache.base = dataclasses.replace(base, ranks={cid: hazard for cid in base.ranks})
     model.cache.bases.clear()
