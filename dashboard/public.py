@@ -1,8 +1,9 @@
 """The public portal's side: embeds (``/embed/…``), their JSON (``/api/v1/public/…``), the query.
 
-Embeds are plain HTML pages with one small script (``dashboard/embed/embed.js``) that polls the
-public JSON every few seconds with ``If-None-Match``: light in a portal page, no Dash, no
-log-in, nothing internal reachable from them. Every public JSON answer carries ``ETag`` and
+Embeds are plain HTML pages with one small script (``dashboard/embed/embed.js``) that listens
+to the public push stream (``dashboard.push_streams``) and, when it cannot, polls the public
+JSON with ``If-None-Match``: light in a portal page, no Dash, no log-in, nothing internal
+reachable from them. Script and style are linked by fingerprinted URL (cached for a year). Every public JSON answer carries ``ETag`` and
 ``Cache-Control`` so a portal's reverse proxy can absorb the traffic.
 """
 
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "embed"
 """The embeds' script and style (served at ``/embed/static/``)."""
+
+ASSETS = ("embed.css", "embed.js")
+"""The embeds' static files, linked by fingerprinted URL."""
 
 EMBEDS = ("kpis", "streets", "map", "board", "query")
 """The embeddable widgets."""
@@ -125,8 +129,21 @@ def _cacheable(body: Any, max_age: int = MAX_AGE_S) -> Any:
     return response.make_conditional(request)
 
 
-def embed_page(name: str, lang: str, street: str | None) -> str:
-    """The HTML of embed ``name``: a shell that ``embed.js`` fills from the public JSON."""
+def asset_urls(folder: Path = STATIC) -> dict[str, str]:
+    """The URL of each embed asset, fingerprinted (``?v=``) with a digest of its content.
+
+    A portal's visitors keep the files for a year (see ``dashboard.http``) and fetch them again
+    only when a release changes them. Read once, when the app is built.
+    """
+    return {name: f"/embed/static/{name}?v={hashlib.blake2b((folder / name).read_bytes(), digest_size=8).hexdigest()}"
+            for name in ASSETS}
+
+
+def embed_page(name: str, lang: str, street: str | None, assets: dict[str, str]) -> str:
+    """The HTML of embed ``name``: a shell that ``embed.js`` fills from the public JSON.
+
+    ``assets`` maps each of ASSETS to its URL (``asset_urls``).
+    """
     t = TEXT[lang]
     config = {"widget": name, "lang": lang, "street": street, "poll_ms": POLL_MS, "stale_ms": STALE_MS,
               "push_failures": PUSH_FAILURES, "push_retry_ms": PUSH_RETRY_MS, "text": t}
@@ -139,19 +156,20 @@ def embed_page(name: str, lang: str, street: str | None) -> str:
                 f'<button type="submit">{t["submit"]}</button></form>')
     return (f'<!DOCTYPE html>\n<html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{t[name]}</title><link rel="stylesheet" href="/embed/static/embed.css"></head>'
+            f'<title>{t[name]}</title><link rel="stylesheet" href="{assets["embed.css"]}"></head>'
             f'<body class="embed embed-{name}"><header><h1>{t[name]}</h1>'
             f'<span class="updated" id="updated"></span>'
             f'<span class="live-badge off" id="live">{t["not_live"]}</span></header>'
             f'<p class="banner" id="banner" hidden>{t["offline"]}</p>{form}'
             f'<main id="content" aria-live="polite"><p class="loading">{t["loading"]}</p></main>'
             f'<script type="application/json" id="embed-config">{data}</script>'
-            '<script src="/embed/static/embed.js"></script></body></html>\n')
+            f'<script src="{assets["embed.js"]}"></script></body></html>\n')
 
 
 def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
     """The embeds, the public JSON and the citizen query of one app."""
     bp = Blueprint("public", __name__, static_folder=str(STATIC), static_url_path="/embed/static")
+    assets = asset_urls()
 
     @bp.before_request
     def _live_only() -> Any:
@@ -174,7 +192,7 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
             street = _street(_runtime())
         except BadParam as exc:
             return Response(str(exc) + "\n", 404, content_type="text/plain; charset=utf-8")
-        response = Response(embed_page(name, lang, street), content_type="text/html; charset=utf-8")
+        response = Response(embed_page(name, lang, street, assets), content_type="text/html; charset=utf-8")
         response.headers["Cache-Control"] = "public, max-age=60"
         return response
 

@@ -4,6 +4,7 @@ boundaries by URL, a small layout, cache headers of static files, and compressio
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 import string
@@ -161,6 +162,27 @@ def test_static_files_are_cached_for_good_only_when_fingerprinted(app: Any) -> N
         again = client.get(url, headers={"If-None-Match": resp.headers["ETag"]})
         assert again.status_code == 304, url
     assert "immutable" not in (client.get("/", headers=WALL).headers.get("Cache-Control") or "")
+
+
+def test_embed_pages_link_their_script_and_style_by_fingerprint(app: Any, tmp_path: Path) -> None:
+    from dashboard.public import ASSETS, STATIC, asset_urls
+
+    client = app.server.test_client()
+    page = client.get("/embed/kpis").get_data(as_text=True)
+    linked = re.findall(r'(?:src|href)="(/embed/static/[^"]+)"', page)
+    assert sorted(u.split("?")[0].rsplit("/", 1)[1] for u in linked) == sorted(ASSETS)
+    for url in linked:
+        name, _, version = url.rsplit("/", 1)[1].partition("?v=")
+        assert version == hashlib.blake2b((STATIC / name).read_bytes(), digest_size=8).hexdigest(), url
+        resp = client.get(url)
+        assert resp.status_code == 200 and resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    # a release that changes a file changes its URL (and only its URL)
+    for name in ASSETS:
+        (tmp_path / name).write_bytes((STATIC / name).read_bytes())
+    before = asset_urls(tmp_path)
+    (tmp_path / "embed.js").write_bytes((STATIC / "embed.js").read_bytes() + b"\n// next release\n")
+    after = asset_urls(tmp_path)
+    assert after["embed.js"] != before["embed.js"] and after["embed.css"] == before["embed.css"]
 
 
 def test_every_answer_the_wall_reads_is_compressed_but_the_push_stream(app: Any) -> None:
