@@ -3,8 +3,9 @@
 Embeds are plain HTML pages with one small script (``dashboard/embed/embed.js``) that listens
 to the public push stream (``dashboard.push_streams``) and, when it cannot, polls the public
 JSON with ``If-None-Match``: light in a portal page, no Dash, no log-in, nothing internal
-reachable from them. Script and style are linked by fingerprinted URL (cached for a year). Every public JSON answer carries ``ETag`` and
-``Cache-Control`` so a portal's reverse proxy can absorb the traffic.
+reachable from them. Script and style are linked by fingerprinted URL (cached for a year).
+Every public JSON answer carries ``ETag`` and ``Cache-Control`` so a portal's reverse proxy can
+absorb the traffic.
 """
 
 from __future__ import annotations
