@@ -9,7 +9,7 @@ from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from data_feed.connection import DEFAULT_SENTINEL_TIMEOUT_S, SENTINEL_SCHEME, parse_redis_url
+from data_feed.connection import SENTINEL_SCHEME, parse_redis_url, sentinel_kwargs
 
 EXTENSION_KEY = "grid.limiter"
 """Key of the app's :class:`Limiter` in ``flask_app.extensions``."""
@@ -30,10 +30,9 @@ def _storage(connection: redis.Redis, url: str | None) -> tuple[str, dict[str, A
         target = parse_redis_url(url)
         if target.kind == "sentinel":
             # limits takes the URL's path whole as the master's name and would send the primary's
-            # password to the sentinels too: name the master alone, give db and password apart
+            # password to the sentinels too: name the master alone, give db and passwords apart
             hosts = ",".join(f"{host}:{port}" for host, port in target.nodes)
-            options = {"db": target.db, "sentinel_kwargs": {"password": None,
-                                                           "socket_timeout": DEFAULT_SENTINEL_TIMEOUT_S}}
+            options = {"db": target.db, "sentinel_kwargs": {"password": None, **sentinel_kwargs(target)}}
             auth = {"username": target.username, "password": target.password}
             return f"{SENTINEL_SCHEME}://{hosts}/{target.master}", {**options, **{k: v for k, v in auth.items() if v}}
         return ("redis+unix://" + url[len("unix://"):] if url.startswith("unix://") else url), {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
-from redis.sentinel import Sentinel, SentinelConnectionPool
+from redis.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 
 from data_feed.errors import ConfigError, FeedUnavailable
 
@@ -33,6 +34,7 @@ DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
 
 def redact_url(url: str) -> str:
     """Return ``url`` with any password replaced by ``***`` (safe for logs and errors)."""
+    url = _SENTINEL_SECRET.sub(r"\1***", url)
     scheme, sep, rest = url.partition("://")
     netloc, slash, tail = rest.partition("/")
     creds, at, hosts = netloc.rpartition("@")
@@ -42,8 +44,15 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}:***@{hosts}{slash}{tail}"
 
 
+_SENTINEL_SECRET = re.compile(r"([?&]sentinel_password=)[^&#]*")
+"""The sentinels' password in a ``redis+sentinel://`` URL's query (redacted like the primary's)."""
+
 SENTINEL_SCHEME = "redis+sentinel"
-"""URL scheme of a primary found through Sentinel: ``redis+sentinel://host:port,host:port/<master>/<db>``."""
+"""URL scheme of a primary found through Sentinel: ``redis+sentinel://host:port,host:port/<master>/<db>``
+(``[:password@]`` is the primary's; ``?sentinel_password=…[&sentinel_username=…]`` the sentinels')."""
+
+SENTINEL_QUERY = ("db", "sentinel_username", "sentinel_password")
+"""What a ``redis+sentinel://`` URL's query may set."""
 
 CLUSTER_SCHEME = "redis+cluster"
 """URL scheme of a Redis Cluster: ``redis+cluster://host:port,host:port`` (any nodes; the rest are found)."""
@@ -69,6 +78,10 @@ class RedisTarget:
     db: int = 0
     username: str | None = None
     password: str | None = None
+    sentinel_username: str | None = None
+    """Who the app is to the sentinels (``sentinel``; ACL users), if they require it."""
+    sentinel_password: str | None = None
+    """The sentinels' own password (their ``requirepass``), which may differ from the primary's."""
 
 
 def _nodes(url: str, netloc: str) -> tuple[tuple[str, int], ...]:
@@ -102,14 +115,32 @@ def parse_redis_url(url: str) -> RedisTarget:
                               f"so the URL takes no path; write {CLUSTER_SCHEME}://host:port,host:port")
         return RedisTarget("cluster", url, nodes, username=user, password=secret)
     query = dict(parse_qsl(parts.query))
+    unknown = sorted(set(query) - set(SENTINEL_QUERY))
+    if unknown:
+        raise ConfigError(f"GRID_REDIS_URL={redact_url(url)!r}: unknown option(s) {', '.join(unknown)}; "
+                          f"a {SENTINEL_SCHEME} URL's query takes {', '.join(SENTINEL_QUERY)}")
     if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
         raise ConfigError(f"GRID_REDIS_URL={redact_url(url)!r} names no master: write "
                           f"{SENTINEL_SCHEME}://host:port,host:port/<master-name>/<db>, e.g. …/mymaster/0")
     db = int(path[1]) if len(path) == 2 else int(query.get("db", 0))
-    return RedisTarget("sentinel", url, nodes, master=unquote(path[0]), db=db, username=user, password=secret)
+    return RedisTarget("sentinel", url, nodes, master=unquote(path[0]), db=db, username=user, password=secret,
+                       sentinel_username=query.get("sentinel_username") or None,
+                       sentinel_password=query.get("sentinel_password") or None)
+
+
+def sentinel_kwargs(target: RedisTarget) -> dict[str, Any]:
+    """Connection options for the sentinels themselves (not the primary): timeout and their credentials."""
+    auth = {"username": target.sentinel_username, "password": target.sentinel_password}
+    return {"socket_timeout": DEFAULT_SENTINEL_TIMEOUT_S, **{k: v for k, v in auth.items() if v}}
 
 
 def _unreachable(url: str, exc: Exception) -> FeedUnavailable:
+    if url.startswith(SENTINEL_SCHEME + "://"):
+        return FeedUnavailable(
+            f"Redis at {redact_url(url)} cannot be reached ({exc}). Check that the sentinels run at "
+            "these addresses and monitor that master name; if they require a password (requirepass), "
+            "add ?sentinel_password=… to GRID_REDIS_URL (the [:password@] part is the primary's)."
+        )
     return FeedUnavailable(
         f"Redis at {redact_url(url)} cannot be reached ({exc}). Start one (e.g. "
         "`redis-server --port 6379`), fix GRID_REDIS_URL, or unset GRID_REDIS_URL to use "
@@ -127,7 +158,7 @@ def open_target(target: RedisTarget, *, decode_responses: bool = True,
     timeout: dict[str, Any] = {} if socket_timeout is None else {"socket_timeout": socket_timeout}
     if target.kind == "sentinel":
         # the sentinels' own timeout; the primary's connections keep redis-py's (or the probe's)
-        sentinel = Sentinel(list(target.nodes), sentinel_kwargs={"socket_timeout": DEFAULT_SENTINEL_TIMEOUT_S})
+        sentinel = Sentinel(list(target.nodes), sentinel_kwargs=sentinel_kwargs(target))
         return sentinel.master_for(target.master, db=target.db, username=target.username,
                                    password=target.password, decode_responses=decode_responses,
                                    health_check_interval=30, **timeout)
@@ -136,6 +167,27 @@ def open_target(target: RedisTarget, *, decode_responses: bool = True,
                             username=target.username, password=target.password,
                             decode_responses=decode_responses, **timeout)
     return redis.Redis.from_url(target.url, decode_responses=decode_responses, health_check_interval=30, **timeout)
+
+
+def _ask_sentinels(target: RedisTarget) -> list[str]:
+    """What each sentinel of ``target`` says about its master, a line each (for an error message)."""
+    notes = []
+    for host, port in target.nodes:
+        client = redis.Redis(host=host, port=port, socket_connect_timeout=DEFAULT_SENTINEL_TIMEOUT_S,
+                             retry=Retry(NoBackoff(), 0), **sentinel_kwargs(target))
+        try:
+            masters: dict[str, Any] = client.sentinel_masters()  # type: ignore[assignment]  # RESP2: a dict
+            known = ", ".join(sorted(masters)) or "none"
+            notes.append(f"{host}:{port} monitors {known}" if target.master not in masters
+                         else f"{host}:{port} names it but finds it down")
+        except redis.AuthenticationError as exc:
+            asked = "refuses the password given" if target.sentinel_password else "asks for a password"
+            notes.append(f"{host}:{port} {asked} ({type(exc).__name__})")
+        except redis.RedisError as exc:
+            notes.append(f"{host}:{port}: {type(exc).__name__}: {exc}")
+        finally:
+            client.close()
+    return notes
 
 
 def connect_url(url: str) -> redis.Redis:
@@ -147,6 +199,9 @@ def connect_url(url: str) -> redis.Redis:
     try:
         client = open_target(target)
         client.ping()
+    except MasterNotFoundError as exc:  # redis-py's message holds each sentinel client's repr: say it shortly
+        raise _unreachable(url, Exception(f"no sentinel named a primary {target.master!r}: "
+                                          + "; ".join(_ask_sentinels(target)))) from exc
     except redis.RedisError as exc:
         raise _unreachable(url, exc) from exc
     client._grid_target = target  # type: ignore[attr-defined]  # how to open a bytes client to it

@@ -13,11 +13,11 @@ import pytest
 
 from dashboard.app import create_app, runtime_of
 from dashboard.config import load_config
-from data_feed.connection import connect_url
-from data_feed.errors import ConfigError
+from data_feed.connection import connect_url, parse_redis_url, redact_url
+from data_feed.errors import ConfigError, FeedUnavailable
 from data_feed.publish import publish_many
 from tests.events import case_event, report, ts
-from tests.topology import SentinelSet
+from tests.topology import MASTER, SentinelSet
 
 
 @pytest.fixture
@@ -63,6 +63,56 @@ def test_sentinel_url_is_validated_at_start() -> None:
     with pytest.raises(ConfigError) as info:
         load_config({"REDIS_URL": "redis+sentinel://:pw@127.0.0.1:x/grid/0"}, environ={})
     assert "'127.0.0.1:x' is not host:port" in str(info.value) and "pw" not in str(info.value)
+
+
+def test_sentinel_credentials_are_read_and_redacted() -> None:
+    target = parse_redis_url("redis+sentinel://:primary-pw@127.0.0.1:26379/grid/2"
+                             "?sentinel_username=app&sentinel_password=s%2Fpw")
+    assert (target.password, target.db, target.sentinel_username, target.sentinel_password) == \
+        ("primary-pw", 2, "app", "s/pw")
+    shown = redact_url(target.url)
+    assert "primary-pw" not in shown and "s%2Fpw" not in shown and "sentinel_password=***" in shown
+    with pytest.raises(ConfigError) as info:  # a typo is caught at start, not met as "no master found"
+        load_config({"REDIS_URL": "redis+sentinel://127.0.0.1:26379/grid/0?sentinel_pasword=x"}, environ={})
+    assert "sentinel_pasword" in str(info.value) and "sentinel_password" in str(info.value)
+
+
+def test_sentinels_with_their_own_password(tmp_path: Path) -> None:
+    """Sentinels with ``requirepass`` (another password than the primary's): the app asks them with
+    theirs and the primary with its own; without the sentinels' password it fails at start saying so."""
+    topo = SentinelSet(tmp_path / "redis", password="primary-pw", sentinel_password="sentinel-pw")
+    try:
+        assert topo.sentinels[0].client().sentinel_master(MASTER)["num-other-sentinels"] == 2
+        _publish(topo.url, _cases(0, 10), replicas=1)
+        app = create_app({"REDIS_URL": topo.url, "DATA_DIR": str(tmp_path / "var"), "BLOCK_MS": 100})
+        rt = runtime_of(app)
+        try:
+            assert rt.consumer.wait_caught_up(15)
+            client = app.server.test_client()
+            district = client.get("/api/v1/kpis?period=all").get_json()["district"]
+            assert (district["accepted"], district["closed"]) == (10, 5)
+            assert client.get("/healthz").status_code == 200
+            codes = [client.post("/api/v1/public/query", json={"query_code": "ABCD2345", "phone": "13900000000"})
+                     .status_code for _ in range(6)]  # the limiter's storage reaches the primary too
+            assert codes == [404] * 5 + [429]
+        finally:
+            rt.stop()
+        without = topo.url.split("?")[0]
+        with pytest.raises(FeedUnavailable) as info:
+            connect_url(without)
+        message = str(info.value)
+        assert "sentinel_password" in message and "primary-pw" not in message and "sentinel-pw" not in message
+        assert message.count("asks for a password") == 3, message  # each sentinel said so
+        wrong = without + "?sentinel_password=nope"
+        with pytest.raises(FeedUnavailable) as info:
+            connect_url(wrong)
+        assert "nope" not in str(info.value) and str(info.value).count("refuses the password given") == 3
+        with pytest.raises(FeedUnavailable) as info:
+            connect_url(topo.url.replace(f"/{MASTER}/", "/elsewhere/"))
+        assert "no sentinel named a primary 'elsewhere'" in str(info.value)
+        assert str(info.value).count(f"monitors {MASTER}") == 3
+    finally:
+        topo.stop()
 
 
 def test_consumer_survives_a_failover_without_losing_or_repeating(sentinels: SentinelSet, tmp_path: Path) -> None:

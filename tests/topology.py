@@ -47,8 +47,12 @@ def cluster_port() -> int:
 class Node:
     """One redis-server (or sentinel) process with its config file in its own folder."""
 
-    def __init__(self, folder: Path, lines: list[str], sentinel: bool = False, port: int = 0) -> None:
+    def __init__(self, folder: Path, lines: list[str], sentinel: bool = False, port: int = 0,
+                 password: str | None = None) -> None:
         self.port = port or free_port()
+        self.password = password
+        if password:
+            lines = [*lines, f"requirepass {password}"]
         self.folder = folder / str(self.port)
         self.folder.mkdir(parents=True)
         self.conf = self.folder / ("sentinel.conf" if sentinel else "redis.conf")
@@ -68,7 +72,7 @@ class Node:
 
     def client(self) -> redis.Redis:
         """A plain client of this one process."""
-        return redis.Redis(port=self.port, decode_responses=True, socket_timeout=5)
+        return redis.Redis(port=self.port, password=self.password, decode_responses=True, socket_timeout=5)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would; waits for the exit."""
@@ -79,16 +83,24 @@ class Node:
 
 
 class SentinelSet:
-    """A primary, one replica and three sentinels (quorum 2, down after 1 s)."""
+    """A primary, one replica and three sentinels (quorum 2, down after 1 s).
 
-    def __init__(self, folder: Path) -> None:
-        self.primary = Node(folder, ["appendonly yes"])
-        self.replica = Node(folder, ["appendonly yes", f"replicaof 127.0.0.1 {self.primary.port}"])
+    ``password``: the primary's and the replica's (``requirepass``; the sentinels and the replica
+    are given it); ``sentinel_password``: the sentinels' own (they also use it with each other).
+    """
+
+    def __init__(self, folder: Path, password: str | None = None, sentinel_password: str | None = None) -> None:
+        self.password, self.sentinel_password = password, sentinel_password
+        auth = [f"masterauth {password}"] if password else []
+        self.primary = Node(folder, ["appendonly yes", *auth], password=password)
+        self.replica = Node(folder, ["appendonly yes", f"replicaof 127.0.0.1 {self.primary.port}", *auth],
+                            password=password)
         self.sentinels = [Node(folder, [
             f"sentinel monitor {MASTER} 127.0.0.1 {self.primary.port} 2",
+            *([f"sentinel auth-pass {MASTER} {password}"] if password else []),
             f"sentinel down-after-milliseconds {MASTER} 1000",
             f"sentinel failover-timeout {MASTER} 5000",
-            f"sentinel parallel-syncs {MASTER} 1"], sentinel=True) for _ in range(3)]
+            f"sentinel parallel-syncs {MASTER} 1"], sentinel=True, password=sentinel_password) for _ in range(3)]
         try:
             for node in (self.primary, self.replica, *self.sentinels):
                 node.start()
@@ -108,7 +120,9 @@ class SentinelSet:
     def url(self) -> str:
         """GRID_REDIS_URL of the primary through the sentinels."""
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"redis+sentinel://{hosts}/{MASTER}/0"
+        creds = f":{self.password}@" if self.password else ""
+        query = f"?sentinel_password={self.sentinel_password}" if self.sentinel_password else ""
+        return f"redis+sentinel://{creds}{hosts}/{MASTER}/0{query}"
 
     def primary_port(self, sentinel: int = 0) -> int:
         """The port sentinel number ``sentinel`` currently names as the primary's."""
