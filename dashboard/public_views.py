@@ -25,6 +25,9 @@ PUBLIC_KPI_FIELDS = ("accepted", "self_handled", "mobile_disposal", "citizen_rep
                      "satisfaction_rate", "overdue")
 """The KPI fields the portal shows (all aggregate counts and rates)."""
 
+CLOCK_STEP_S = 10
+"""The public answers follow the clock (overdue, rounds, ``updated_at``) in steps of this many seconds."""
+
 BOARD_LIMIT = 50
 """Closed cases the board lists (newest first)."""
 
@@ -37,6 +40,15 @@ STATUS_TEXT = {
            "voided": "Voided", "rated": "Rated by the citizen", "resolved_on_site": "Resolved on site"},
 }
 """A case's status as a citizen reads it."""
+
+
+def answer_version(runtime: Runtime, now: float) -> tuple[int, int, int]:
+    """What every public answer depends on: the cases, the inspections and the clock's step.
+
+    The public JSON is cached, and the push rebuilt, when (and only when) this moves.
+    """
+    state = runtime.state
+    return state.case_version, state.touch_seq, int(now // CLOCK_STEP_S)
 
 
 def _iso(runtime: Runtime, ts: float | None) -> str | None:
@@ -210,3 +222,12 @@ def citizen_query(runtime: Runtime, code: str, phone: str, lang: str) -> dict[st
         return None
     with runtime.state.lock:
         return public_case(runtime, case, lang)
+
+
+VIEWS: dict[str, Callable[[Runtime, float, str | None, str], dict[str, Any]]] = {
+    "kpis": public_kpis,
+    "tiles": public_tiles,  # the KPI embed's: no street table, a seventh of the bytes
+    "board": public_board,
+    "map": lambda runtime, now, street, _lang: public_map(runtime, now, street),
+}
+"""The public views by name, as ``build(runtime, now, street, lang)``: the JSON and the push streams serve them."""

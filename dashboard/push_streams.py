@@ -13,7 +13,7 @@ depend on now when it changes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -32,17 +32,6 @@ PUBLIC_STREAM_PREFIX = "/api/v1/public/stream/"
 LEADERS_STREAM_PATH = "/api/v1/stream/leaders"
 """Where the leaders page's version stream is served."""
 
-PUBLIC_VIEWS: dict[str, Callable[[Runtime, float, str | None, str], dict[str, Any]]] = {
-    "kpis": public_views.public_kpis,
-    "tiles": public_views.public_tiles,  # the KPI embed's: no street table, a seventh of the bytes
-    "board": public_views.public_board,
-    "map": lambda runtime, now, street, _lang: public_views.public_map(runtime, now, street),
-}
-"""The public views a stream can carry, by name (the same builders as the public JSON)."""
-
-CLOCK_STEP_S = 10
-"""The public payloads follow the clock (overdue, rounds, ``updated_at``) in steps of this many seconds."""
-
 LEADERS_MIN_INTERVAL_S = 3.0
 """The leaders page is told of a change at most this often (each refresh recomputes its figures)."""
 
@@ -58,13 +47,11 @@ def _compact(body: Any) -> str:
 
 
 def public_channel(hub: Hub, runtime: Runtime, view: str, street: str | None, lang: str) -> Channel:
-    """The shared channel of one public view (``view`` in :data:`PUBLIC_VIEWS`)."""
-    build_view = PUBLIC_VIEWS[view]
+    """The shared channel of one public view (``view`` in :data:`dashboard.public_views.VIEWS`)."""
+    build_view = public_views.VIEWS[view]
 
     def version() -> Hashable:
-        state = runtime.state
-        return (runtime.consumer.status.caught_up, state.case_version, state.touch_seq,
-                int(runtime.now() // CLOCK_STEP_S))
+        return (runtime.consumer.status.caught_up, *public_views.answer_version(runtime, runtime.now()))
 
     def build() -> str | None:
         if not runtime.consumer.status.caught_up:
